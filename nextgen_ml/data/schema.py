@@ -1,0 +1,200 @@
+"""The multimodal cardiology record: one versioned Arrow schema, one row per patient (or visit).
+
+Every field is documented in ``docs/record.md``. A missing modality is a null struct, never a zero-filled
+array. Tabular variables carry their UCUM unit and LOINC/SNOMED code in Arrow field metadata so that the
+clinical context travels with the data.
+
+Layout of the binary payloads (all little-endian, C order):
+
+* ``ecg.signal``: ``int16`` microvolts, shape ``(n_leads, n_samples)``.
+* ``image.pixels``: ``image.dtype`` (``uint8``/``uint16``/``int16``/``float32``), shape ``image.shape``:
+  ``(frames, H, W)`` for 2D cine, ``(frames, D, H, W)`` for 3D cine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+SCHEMA_VERSION = "1.0.0"
+
+#: Standard 12-lead order used everywhere in the record and the models.
+ECG_LEADS: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+
+#: Modalities a record can hold, in the canonical (sorted) order fusion iterates over.
+MODALITIES: tuple[str, ...] = ("ecg", "genomics", "image", "tabular", "text")
+
+#: Record column holding each modality's payload.
+MODALITY_COLUMN: dict[str, str] = {
+    "ecg": "ecg",
+    "genomics": "genotype",
+    "image": "image",
+    "tabular": "tabular",
+    "text": "text",
+}
+
+# GA4GH DUO codes used by the synthetic cohort (full matching logic lives in nextgen_ml.governance).
+DUO_GRU = "DUO:0000042"  # general research use
+DUO_HMB = "DUO:0000006"  # health or medical or biomedical research
+DUO_DS = "DUO:0000007"  # disease specific research
+DUO_NPU = "DUO:0000045"  # not-for-profit use only
+DUO_NMDS = "DUO:0000015"  # no general methods research
+
+
+@dataclass(frozen=True)
+class TabularVariable:
+    """One clinical variable of the ``tabular`` struct.
+
+    Args:
+        name: column name inside ``tabular``.
+        kind: ``"numeric"`` or ``"categorical"``.
+        unit: UCUM unit (``"1"`` for unitless, ``""`` for categorical).
+        code: coding system and code, e.g. ``"LOINC:8480-6"``.
+        description: human-readable meaning.
+        valid_range: plausible (min, max) for numeric variables; values outside fail validation.
+        categories: allowed values for categorical variables (stored as strings).
+    """
+
+    name: str
+    kind: str
+    unit: str
+    code: str
+    description: str
+    valid_range: tuple[float, float] | None = None
+    categories: tuple[str, ...] = field(default_factory=tuple)
+
+    def arrow_field(self) -> pa.Field:
+        dtype = pa.float32() if self.kind == "numeric" else pa.string()
+        meta = {"unit": self.unit, "code": self.code, "description": self.description, "kind": self.kind}
+        if self.categories:
+            meta["categories"] = ",".join(self.categories)
+        if self.valid_range is not None:
+            meta["valid_range"] = f"{self.valid_range[0]},{self.valid_range[1]}"
+        return pa.field(self.name, dtype, nullable=True, metadata=meta)
+
+
+TABULAR_VARIABLES: tuple[TabularVariable, ...] = (
+    TabularVariable("age", "numeric", "a", "LOINC:30525-0", "Age at visit, years", (18, 110)),
+    TabularVariable("sex", "categorical", "", "LOINC:76689-9", "Sex assigned at birth",
+                    categories=("female", "male")),
+    TabularVariable("bmi", "numeric", "kg/m2", "LOINC:39156-5", "Body mass index", (12, 70)),
+    TabularVariable("sbp", "numeric", "mm[Hg]", "LOINC:8480-6", "Systolic blood pressure", (60, 260)),
+    TabularVariable("ldl", "numeric", "mmol/L", "LOINC:18262-6", "LDL cholesterol", (0.2, 15)),
+    TabularVariable("hba1c", "numeric", "%", "LOINC:4548-4", "Haemoglobin A1c (NGSP)", (3, 20)),
+    TabularVariable("smoking", "categorical", "", "LOINC:72166-2", "Tobacco smoking status",
+                    categories=("never", "former", "current")),
+    TabularVariable("diabetes", "categorical", "", "SNOMED:73211009", "Diabetes mellitus",
+                    categories=("no", "yes")),
+    TabularVariable("statin", "categorical", "", "SNOMED:96302009", "On a statin (HMG-CoA reductase inhibitor)",
+                    categories=("no", "yes")),
+    TabularVariable("beta_blocker", "categorical", "", "SNOMED:33252009", "On a beta-blocker",
+                    categories=("no", "yes")),
+    TabularVariable("ace_inhibitor", "categorical", "", "SNOMED:41549009", "On an ACE inhibitor or ARB",
+                    categories=("no", "yes")),
+    TabularVariable("anticoagulant", "categorical", "", "SNOMED:81839001", "On an oral anticoagulant",
+                    categories=("no", "yes")),
+)
+TABULAR_BY_NAME: dict[str, TabularVariable] = {v.name: v for v in TABULAR_VARIABLES}
+
+#: Primary diagnosis classes (multiclass label ``labels.diagnosis``).
+DIAGNOSIS_CLASSES: tuple[str, ...] = (
+    "normal",
+    "coronary_artery_disease",
+    "heart_failure",
+    "cardiomyopathy",
+    "arrhythmia",
+)
+#: Findings vocabulary (multilabel label ``labels.findings``).
+FINDING_CLASSES: tuple[str, ...] = (
+    "atrial_fibrillation",
+    "lvh",
+    "prior_infarction",
+    "reduced_ef",
+    "long_qt",
+    "conduction_delay",
+)
+
+
+def _provenance_type() -> pa.DataType:
+    return pa.list_(
+        pa.struct(
+            [
+                pa.field("modality", pa.string(), nullable=False),
+                pa.field("format", pa.string(), nullable=False),
+                pa.field("uri", pa.string()),
+                pa.field("sha256", pa.string()),
+                pa.field("metadata", pa.string()),  # JSON object of key original metadata
+            ]
+        )
+    )
+
+
+def record_schema() -> pa.Schema:
+    """The Arrow schema of the record (version :data:`SCHEMA_VERSION`)."""
+    ecg = pa.struct(
+        [
+            pa.field("signal", pa.binary(), nullable=False),  # int16 µV, (n_leads, n_samples)
+            pa.field("leads", pa.list_(pa.string()), nullable=False),
+            pa.field("fs_hz", pa.float32(), nullable=False),
+            pa.field("n_samples", pa.int32(), nullable=False),
+            pa.field("units", pa.string(), nullable=False),  # UCUM, "uV"
+        ]
+    )
+    image = pa.struct(
+        [
+            pa.field("pixels", pa.binary(), nullable=False),
+            pa.field("shape", pa.list_(pa.int32()), nullable=False),  # (frames, [D,] H, W)
+            pa.field("dtype", pa.string(), nullable=False),
+            pa.field("spacing_mm", pa.list_(pa.float32()), nullable=False),  # ([D,] H, W) spacing
+            pa.field("modality", pa.string(), nullable=False),  # DICOM modality: MR, CT, US
+            pa.field("view", pa.string()),  # e.g. "SAX" short-axis
+            pa.field("frame_time_ms", pa.float32()),  # time between cine frames
+            pa.field("frame_labels", pa.list_(pa.string())),  # e.g. ["ED", "ES"]
+        ]
+    )
+    genotype = pa.struct(
+        [
+            pa.field("dosages", pa.list_(pa.float32()), nullable=False),  # alt-allele dosage per panel variant
+            pa.field("prs", pa.float32()),  # polygenic risk score (standardised)
+        ]
+    )
+    tabular = pa.struct([v.arrow_field() for v in TABULAR_VARIABLES])
+    consent = pa.struct(
+        [
+            pa.field("codes", pa.list_(pa.string()), nullable=False),  # DUO CURIEs
+            pa.field("diseases", pa.list_(pa.string())),  # MONDO CURIEs restricting DS
+        ]
+    )
+    labels = pa.struct(
+        [
+            pa.field("mace", pa.int8()),  # binary: major adverse cardiac event within follow-up
+            pa.field("diagnosis", pa.string()),  # multiclass, one of DIAGNOSIS_CLASSES
+            pa.field("findings", pa.list_(pa.string())),  # multilabel, subset of FINDING_CLASSES
+            pa.field("lvef", pa.float32()),  # continuous, %
+            pa.field("event_time", pa.float32()),  # survival time, years
+            pa.field("event", pa.int8()),  # 1 = MACE observed, 0 = censored
+        ]
+    )
+    fields = [
+        pa.field("patient_id", pa.string(), nullable=False),
+        pa.field("site", pa.string(), nullable=False),
+        pa.field("consent", consent, nullable=False),
+        pa.field("split", pa.string()),
+        pa.field("tabular", tabular),
+        pa.field("ecg", ecg),
+        pa.field("image", image),
+        pa.field("genotype", genotype),
+        pa.field("text", pa.string()),
+        pa.field("labels", labels),
+        pa.field("provenance", _provenance_type()),
+    ]
+    meta = {
+        "nextgen_ml.schema_version": SCHEMA_VERSION,
+        "nextgen_ml.diagnosis_classes": ",".join(DIAGNOSIS_CLASSES),
+        "nextgen_ml.finding_classes": ",".join(FINDING_CLASSES),
+    }
+    return pa.schema(fields, metadata=meta)
+
+
+RECORD_SCHEMA: pa.Schema = record_schema()

@@ -1,0 +1,138 @@
+"""Validate records against the schema and clinical plausibility; errors name the record and the field."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from nextgen_ml.data.codec import decode_ecg, decode_image
+from nextgen_ml.data.schema import (
+    DIAGNOSIS_CLASSES,
+    FINDING_CLASSES,
+    RECORD_SCHEMA,
+    SCHEMA_VERSION,
+    TABULAR_BY_NAME,
+)
+
+
+class RecordValidationError(ValueError):
+    """A record breaks the schema. ``record`` and ``field`` say where."""
+
+    def __init__(self, record: str, field: str, message: str) -> None:
+        self.record, self.field = record, field
+        super().__init__(f"record {record!r}, field {field!r}: {message}")
+
+
+def _check_tabular(pid: str, tab: dict[str, Any]) -> None:
+    for name, value in tab.items():
+        var = TABULAR_BY_NAME.get(name)
+        if var is None:
+            raise RecordValidationError(pid, f"tabular.{name}", "unknown clinical variable")
+        if value is None:
+            continue
+        if var.kind == "numeric":
+            if not isinstance(value, (int, float)) or math.isnan(value):
+                raise RecordValidationError(pid, f"tabular.{name}", f"not a number: {value!r} (use null)")
+            lo, hi = var.valid_range or (-math.inf, math.inf)
+            if not lo <= value <= hi:
+                raise RecordValidationError(
+                    pid, f"tabular.{name}", f"{value} {var.unit} outside plausible range [{lo}, {hi}]"
+                )
+        elif value not in var.categories:
+            raise RecordValidationError(pid, f"tabular.{name}", f"{value!r} not in {list(var.categories)}")
+
+
+def _check_ecg(pid: str, ecg: dict[str, Any]) -> None:
+    if ecg["fs_hz"] is None or not ecg["fs_hz"] > 0:
+        raise RecordValidationError(pid, "ecg.fs_hz", f"sampling rate must be positive, got {ecg['fs_hz']}")
+    if len(set(ecg["leads"])) != len(ecg["leads"]):
+        raise RecordValidationError(pid, "ecg.leads", f"duplicate lead names {ecg['leads']}")
+    try:
+        decode_ecg(ecg)
+    except ValueError as err:
+        raise RecordValidationError(pid, "ecg.signal", str(err)) from None
+
+
+def _check_image(pid: str, image: dict[str, Any]) -> None:
+    try:
+        pixels = decode_image(image)
+    except (ValueError, TypeError) as err:
+        raise RecordValidationError(pid, "image.pixels", str(err)) from None
+    if len(image["spacing_mm"]) != pixels.ndim - 1:
+        raise RecordValidationError(pid, "image.spacing_mm", f"needs {pixels.ndim - 1} values")
+    if any(not s > 0 for s in image["spacing_mm"]):
+        raise RecordValidationError(pid, "image.spacing_mm", f"spacing must be positive: {image['spacing_mm']}")
+    if pixels.dtype.kind == "f" and not np.isfinite(pixels).all():
+        raise RecordValidationError(pid, "image.pixels", "contains NaN or infinite values")
+
+
+def _check_genotype(pid: str, geno: dict[str, Any], panel_size: int | None) -> None:
+    dos = np.asarray(geno["dosages"], dtype=np.float64)
+    if panel_size is not None and dos.size != panel_size:
+        raise RecordValidationError(pid, "genotype.dosages", f"{dos.size} dosages for a panel of {panel_size}")
+    ok = np.isnan(dos) | ((dos >= 0) & (dos <= 2))
+    if not ok.all():
+        raise RecordValidationError(pid, "genotype.dosages", f"dosage outside [0, 2] at index {int(np.argmin(ok))}")
+
+
+def _check_labels(pid: str, labels: dict[str, Any]) -> None:
+    if labels.get("diagnosis") is not None and labels["diagnosis"] not in DIAGNOSIS_CLASSES:
+        raise RecordValidationError(pid, "labels.diagnosis", f"{labels['diagnosis']!r} not in {DIAGNOSIS_CLASSES}")
+    for f in labels.get("findings") or []:
+        if f not in FINDING_CLASSES:
+            raise RecordValidationError(pid, "labels.findings", f"{f!r} not in {FINDING_CLASSES}")
+    if labels.get("mace") not in (None, 0, 1):
+        raise RecordValidationError(pid, "labels.mace", f"must be 0 or 1, got {labels['mace']}")
+    if labels.get("event") not in (None, 0, 1):
+        raise RecordValidationError(pid, "labels.event", f"must be 0 or 1, got {labels['event']}")
+    t = labels.get("event_time")
+    if t is not None and not (t >= 0):
+        raise RecordValidationError(pid, "labels.event_time", f"must be >= 0, got {t}")
+
+
+def validate_record(record: dict[str, Any], panel_size: int | None = None) -> None:
+    """Raise :class:`RecordValidationError` if one record (a Python dict) breaks the schema."""
+    pid = str(record.get("patient_id") or "<no patient_id>")
+    for name in ("patient_id", "site", "consent"):
+        if not record.get(name):
+            raise RecordValidationError(pid, name, "required field is missing or empty")
+    unknown = set(record) - set(RECORD_SCHEMA.names)
+    if unknown:
+        raise RecordValidationError(pid, sorted(unknown)[0], "not a field of the record schema")
+    if not record["consent"].get("codes"):
+        raise RecordValidationError(pid, "consent.codes", "a record needs at least one DUO code")
+    if record.get("tabular") is not None:
+        _check_tabular(pid, record["tabular"])
+    if record.get("ecg") is not None:
+        _check_ecg(pid, record["ecg"])
+    if record.get("image") is not None:
+        _check_image(pid, record["image"])
+    if record.get("genotype") is not None:
+        _check_genotype(pid, record["genotype"], panel_size)
+    if record.get("labels") is not None:
+        _check_labels(pid, record["labels"])
+    # The Arrow conversion catches wrong types the checks above do not look at.
+    try:
+        pa.Table.from_pylist([record], schema=RECORD_SCHEMA)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as err:
+        raise RecordValidationError(pid, "<type>", str(err)) from None
+
+
+def validate_table(table: pa.Table, panel_size: int | None = None) -> int:
+    """Validate every row of a record table; returns the number of rows checked."""
+    version = (table.schema.metadata or {}).get(b"nextgen_ml.schema_version", b"").decode()
+    if version and version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
+        raise RecordValidationError("<table>", "schema_version", f"{version} is incompatible with {SCHEMA_VERSION}")
+    for record in iter_records(table):
+        validate_record(record, panel_size)
+    return table.num_rows
+
+
+def iter_records(table: pa.Table, batch_size: int = 256) -> Iterable[dict[str, Any]]:
+    """Rows of a table as Python dicts, converted a batch at a time (bounded memory)."""
+    for batch in table.to_batches(max_chunksize=batch_size):
+        yield from batch.to_pylist()

@@ -1,0 +1,93 @@
+"""One small registry for encoders and fusions, in the style of ``timm.create_model``.
+
+Builders are plain functions registered under ``<modality>_<arch>[_<size>]`` (encoders) or a strategy
+name (fusions)::
+
+    @register_encoder
+    def ecg_xresnet1d_small(**kwargs) -> nn.Module: ...
+
+    enc = create_encoder("ecg_xresnet1d_small", embed_dim=128)
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from torch import nn
+
+ENCODER_PREFIXES: tuple[str, ...] = ("ecg_", "image_", "genomics_", "tabular_", "text_")
+
+F = TypeVar("F", bound=Callable[..., nn.Module])
+
+
+class Registry:
+    """Name → builder mapping with helpful errors."""
+
+    def __init__(self, kind: str, prefixes: tuple[str, ...] = ()) -> None:
+        self.kind, self.prefixes = kind, prefixes
+        self._builders: dict[str, Callable[..., nn.Module]] = {}
+
+    def register(self, fn: F) -> F:
+        name = fn.__name__
+        if self.prefixes and not name.startswith(self.prefixes):
+            raise ValueError(f"{self.kind} builder {name!r} must start with one of {self.prefixes}")
+        if name in self._builders:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._builders[name] = fn
+        return fn
+
+    def create(self, name: str, **kwargs: Any) -> nn.Module:
+        if name not in self._builders:
+            close = difflib.get_close_matches(name, self._builders, n=3)
+            hint = f"; did you mean {close}?" if close else ""
+            raise KeyError(f"unknown {self.kind} {name!r}{hint} Available: {self.list()}")
+        return self._builders[name](**kwargs)
+
+    def list(self, prefix: str = "") -> list[str]:
+        return sorted(n for n in self._builders if n.startswith(prefix))
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._builders
+
+
+ENCODERS = Registry("encoder", ENCODER_PREFIXES)
+FUSIONS = Registry("fusion")
+
+
+def register_encoder(fn: F) -> F:
+    return ENCODERS.register(fn)
+
+
+def register_fusion(fn: F) -> F:
+    return FUSIONS.register(fn)
+
+
+def _load_builtins() -> None:
+    # Importing the packages runs their @register_* decorators.
+    import nextgen_ml.encoders  # noqa: F401
+    import nextgen_ml.fusion  # noqa: F401
+
+
+def create_encoder(name: str, **kwargs: Any) -> nn.Module:
+    """Build the encoder registered as ``name``; kwargs override its defaults."""
+    _load_builtins()
+    return ENCODERS.create(name, **kwargs)
+
+
+def list_encoders(prefix: str = "") -> list[str]:
+    """Registered encoder names, optionally only those starting with ``prefix`` (e.g. ``"ecg_"``)."""
+    _load_builtins()
+    return ENCODERS.list(prefix)
+
+
+def create_fusion(name: str, **kwargs: Any) -> nn.Module:
+    """Build the fusion registered as ``name``; kwargs override its defaults."""
+    _load_builtins()
+    return FUSIONS.create(name, **kwargs)
+
+
+def list_fusions() -> list[str]:
+    _load_builtins()
+    return FUSIONS.list()
