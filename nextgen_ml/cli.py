@@ -1,0 +1,43 @@
+"""``nextgen-ml`` command line: one subcommand per module, imported only when it is run.
+
+Each subcommand module defines ``HELP: str``, ``add_arguments(parser)`` and ``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+#: subcommand name → module implementing it.
+COMMANDS: dict[str, str] = {
+    "cohort": "nextgen_ml.data.cohort.cli",
+}
+
+
+def _parser(command: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nextgen-ml", description="Multimodal deep learning for cardiology.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        if name == command:
+            module = importlib.import_module(module_name)
+            module.add_arguments(sub.add_parser(name, help=module.HELP, description=module.HELP))
+        else:  # listed in --help without importing its dependencies
+            sub.add_parser(name, help=f"see `nextgen-ml {name} --help`")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = _parser(command if command in COMMANDS else None)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return int(importlib.import_module(COMMANDS[args.command]).run(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
