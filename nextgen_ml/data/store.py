@@ -174,6 +174,10 @@ class RecordStore:
             pa.concat_tables(tables) if tables else RECORD_SCHEMA.empty_table().select(self.columns)
         )
         self._index: np.ndarray | None = None  # None = identity view
+        # Row lookup: record batches (zero-copy views of the memory map) and their start offsets.
+        self._batches = self.table.to_batches()
+        self._starts = np.cumsum([0] + [b.num_rows for b in self._batches])[:-1]
+        self._col = {name: k for k, name in enumerate(self.columns)}
 
     def _open(self, part: Path) -> pa.Table:
         if self.format == "ipc":
@@ -196,7 +200,9 @@ class RecordStore:
         if not -len(self) <= i < len(self):
             raise IndexError(f"record index {i} out of range for a store view of {len(self)} records")
         j = self.physical_index(i % len(self))
-        return {name: self.table.column(name)[j].as_py() for name in self.columns}
+        b = int(np.searchsorted(self._starts, j, side="right")) - 1
+        batch, local = self._batches[b], j - int(self._starts[b])
+        return {name: batch.column(k)[local].as_py() for name, k in self._col.items()}
 
     def take(self, indices: Sequence[int]) -> pa.Table:
         """Rows at ``indices`` (of this view) as an Arrow table."""

@@ -1,0 +1,17 @@
+"""Recompute test metrics of a checkpoint: ``python eval.py ckpt_path=outputs/.../checkpoints/best.ckpt``."""
+
+import hydra
+from omegaconf import DictConfig
+
+from nextgen_ml.training import resolvers  # noqa: F401
+
+
+@hydra.main(version_base="1.3", config_path="configs", config_name="eval")
+def main(cfg: DictConfig) -> None:
+    from nextgen_ml.training.evaluate import evaluate
+
+    evaluate(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Records of a store view → samples → batches of ``{modality: tensor}`` plus presence masks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from nextgen_ml.data.schema import DIAGNOSIS_CLASSES, FINDING_CLASSES
+from nextgen_ml.data.store import RecordStore
+from nextgen_ml.data.transforms import ModalityTransform
+
+TARGETS: tuple[str, ...] = ("mace", "diagnosis", "findings", "lvef", "event_time", "event")
+
+
+def extract_targets(labels: Mapping[str, Any] | None) -> dict[str, np.ndarray]:
+    """Every task target from a ``labels`` struct; missing values are NaN (float) or -1 (diagnosis)."""
+    labels = labels or {}
+
+    def num(key: str) -> np.float32:
+        v = labels.get(key)
+        return np.float32(np.nan if v is None else v)
+
+    diagnosis = labels.get("diagnosis")
+    findings = labels.get("findings")
+    multi = np.full(len(FINDING_CLASSES), np.nan, dtype=np.float32)
+    if findings is not None:
+        multi[:] = 0.0
+        multi[[FINDING_CLASSES.index(f) for f in findings]] = 1.0
+    return {
+        "mace": num("mace"),
+        "diagnosis": np.int64(-1 if diagnosis is None else DIAGNOSIS_CLASSES.index(diagnosis)),
+        "findings": multi,
+        "lvef": num("lvef"),
+        "event_time": num("event_time"),
+        "event": num("event"),
+    }
+
+
+class MultimodalDataset(Dataset):
+    """One sample per record of ``store``: transformed modalities (None where absent) and targets.
+
+    Args:
+        store: a :class:`RecordStore` view opened with ``patient_id``, ``labels`` and the modality columns.
+        transforms: modality name → fitted transform.
+        train: whether random (training-time) augmentation and cropping apply.
+    """
+
+    def __init__(self, store: RecordStore, transforms: Mapping[str, ModalityTransform], train: bool = False) -> None:
+        needed = {"patient_id", "labels"} | {t.column for t in transforms.values()}
+        missing = needed - set(store.columns)
+        if missing:
+            raise ValueError(f"store: view was opened without columns {sorted(missing)}")
+        self.store, self.transforms, self.train = store, dict(transforms), train
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        row = self.store.row(i)
+        pid = row["patient_id"]
+        inputs = {
+            m: None if row[t.column] is None else t(row[t.column], record_id=pid, train=self.train)
+            for m, t in self.transforms.items()
+        }
+        return {"inputs": inputs, "targets": extract_targets(row["labels"]), "index": i}
+
+
+class Collate:
+    """Stack samples into a batch; optionally drop present modalities at random (training only).
+
+    Absent rows of a modality hold zeros and are marked False in ``mask``; a modality absent from every row of
+    the batch is left out of ``inputs`` (its mask is all False).
+
+    Args:
+        modalities: the modalities to put in every batch (mask included even when absent).
+        modality_dropout: probability of hiding each present modality of a row; at least one stays.
+        seed: seed for the dropout generator (None: nondeterministic).
+    """
+
+    def __init__(self, modalities: Sequence[str], modality_dropout: float = 0.0, seed: int | None = None) -> None:
+        if not 0.0 <= modality_dropout < 1.0:
+            raise ValueError(f"modality_dropout must be in [0, 1), got {modality_dropout}")
+        self.modalities, self.p, self.seed = sorted(modalities), modality_dropout, seed
+        self._rng: tuple[int, np.random.Generator] | None = None
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """Per-process generator: DataLoader workers get distinct streams (seeded from torch's worker seed)."""
+        pid = os.getpid()
+        if self._rng is None or self._rng[0] != pid:
+            info = torch.utils.data.get_worker_info()
+            entropy = None if self.seed is None else [self.seed, 0 if info is None else info.seed % 2**32]
+            self._rng = (pid, np.random.default_rng(entropy))
+        return self._rng[1]
+
+    def __call__(self, samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        b = len(samples)
+        present = np.array([[s["inputs"].get(m) is not None for m in self.modalities] for s in samples]).reshape(
+            b, len(self.modalities)
+        )  # (B, M)
+        if self.p > 0:
+            keep = present & (self.rng.random(present.shape) >= self.p)
+            for r in np.flatnonzero(present.any(1) & ~keep.any(1)):  # never hide every modality of a row
+                keep[r, self.rng.choice(np.flatnonzero(present[r]))] = True
+            present = keep
+        inputs, mask = {}, {}
+        for j, m in enumerate(self.modalities):
+            mask[m] = torch.from_numpy(present[:, j].copy())
+            example = next((s["inputs"][m] for s in samples if s["inputs"].get(m) is not None), None)
+            if example is None:
+                continue
+            stacked = np.zeros((b, *example.shape), dtype=example.dtype)
+            for r, s in enumerate(samples):
+                if s["inputs"].get(m) is not None:
+                    stacked[r] = s["inputs"][m]
+            inputs[m] = torch.from_numpy(stacked)
+        targets = {k: torch.from_numpy(np.stack([s["targets"][k] for s in samples])) for k in TARGETS}
+        index = torch.tensor([s["index"] for s in samples], dtype=torch.long)
+        return {"inputs": inputs, "mask": mask, "targets": targets, "index": index}

@@ -1,0 +1,293 @@
+"""Per-modality transforms: record field → model-ready array.
+
+Each transform is fitted on the training split only (:meth:`fit`), turns one record's field into a numpy array
+(``__call__``), says what the matching encoder needs to know (:meth:`spec`), and round-trips its fitted state
+through :meth:`state_dict` / :meth:`from_state` (plain JSON types) so a pretrained bundle can carry it.
+
+Output shapes (see docs/architecture.md): ecg ``(L, T)``, image ``(F, H, W)`` or ``(F, D, H, W)``,
+genomics ``(V,)``, tabular ``(P,)``, text ``(N,)`` int64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from scipy import signal as sps
+
+from nextgen_ml.data.codec import decode_ecg, decode_image
+from nextgen_ml.data.panel import VariantPanel
+from nextgen_ml.data.schema import ECG_LEADS, TABULAR_VARIABLES
+from nextgen_ml.data.tokenizer import NoteTokenizer
+
+
+class ModalityTransform:
+    """Base protocol; subclasses set :attr:`modality` and :attr:`column`."""
+
+    modality: ClassVar[str]
+    column: ClassVar[str]
+
+    def fit(self, values: Sequence[Any]) -> ModalityTransform:
+        """Fit on the training split's values of :attr:`column` (None = absent). Default: nothing to fit."""
+        return self
+
+    def __call__(self, value: Any, record_id: str = "?", train: bool = False) -> np.ndarray:
+        raise TypeError(f"{type(self).__name__} must implement __call__")
+
+    def spec(self) -> dict[str, Any]:
+        """Keyword arguments the modality's encoder needs (e.g. ``in_channels``)."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore fitted state saved by :meth:`state_dict`."""
+
+
+class EcgTransform(ModalityTransform):
+    """Resample, select leads, band-pass filter, crop and standardise a 12-lead ECG.
+
+    Args:
+        fs_hz: target sampling rate (resampled with a polyphase filter).
+        leads: leads to keep, in this order.
+        seconds: crop length; random crop in training, centre crop otherwise (None = keep all).
+        band_hz: Butterworth band-pass (low, high) in Hz; None disables filtering.
+    """
+
+    modality, column = "ecg", "ecg"
+
+    def __init__(
+        self,
+        fs_hz: float = 100.0,
+        leads: Sequence[str] = ECG_LEADS,
+        seconds: float | None = None,
+        band_hz: tuple[float, float] | None = (0.5, 40.0),
+    ) -> None:
+        self.fs_hz, self.leads, self.seconds = float(fs_hz), list(leads), seconds
+        self.band_hz = tuple(band_hz) if band_hz is not None else None
+        if self.band_hz is not None and not 0 < self.band_hz[0] < self.band_hz[1] < self.fs_hz / 2:
+            raise ValueError(f"band_hz {self.band_hz} must satisfy 0 < low < high < fs_hz/2 = {self.fs_hz / 2}")
+        self._sos = (
+            None if self.band_hz is None else sps.butter(2, self.band_hz, "bandpass", fs=self.fs_hz, output="sos")
+        )
+
+    def __call__(self, value: dict[str, Any], record_id: str = "?", train: bool = False) -> np.ndarray:
+        x = decode_ecg(value)  # (L_rec, T_rec) mV
+        if not np.isfinite(x).all():
+            raise ValueError(f"record {record_id!r}, field 'ecg.signal': NaN or infinite samples")
+        names = list(value["leads"])
+        missing = [lead for lead in self.leads if lead not in names]
+        if missing:
+            raise ValueError(f"record {record_id!r}, field 'ecg.leads': missing leads {missing}")
+        x = x[[names.index(lead) for lead in self.leads]]  # (L, T_rec)
+        fs = float(value["fs_hz"])
+        if fs != self.fs_hz:
+            up, down = _ratio(self.fs_hz, fs)
+            x = sps.resample_poly(x, up, down, axis=-1)
+        if self._sos is not None:
+            x = sps.sosfiltfilt(self._sos, x, axis=-1)
+        if self.seconds is not None:
+            n = int(round(self.seconds * self.fs_hz))
+            if x.shape[-1] < n:
+                x = np.pad(x, ((0, 0), (0, n - x.shape[-1])))
+            # torch's generator: seeded per DataLoader worker by Lightning's seed_everything(workers=True)
+            start = int(torch.randint(0, x.shape[-1] - n + 1, ())) if train else (x.shape[-1] - n) // 2
+            x = x[:, start : start + n]
+        x = (x - x.mean(-1, keepdims=True)) / (x.std(-1, keepdims=True) + 1e-3)
+        return x.astype(np.float32)
+
+    def spec(self) -> dict[str, Any]:
+        return {"in_channels": len(self.leads)}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"fs_hz": self.fs_hz, "leads": self.leads, "seconds": self.seconds, "band_hz": self.band_hz}
+
+
+def _ratio(target: float, source: float) -> tuple[int, int]:
+    from fractions import Fraction
+
+    frac = Fraction(target / source).limit_denominator(1000)
+    return frac.numerator, frac.denominator
+
+
+class ImageTransform(ModalityTransform):
+    """Cine frames → intensity-normalised float array, resized with MONAI.
+
+    Args:
+        size: output in-plane size (H = W); None keeps the stored size.
+        frames: number of frames to keep (evenly sampled, first and the end-systolic frame kept for 2);
+            None keeps all.
+        augment: small random intensity and flip augmentation in training (MONAI).
+    """
+
+    modality, column = "image", "image"
+
+    def __init__(self, size: int | None = 64, frames: int | None = 2, augment: bool = False) -> None:
+        from monai.transforms import NormalizeIntensity, RandFlip, RandScaleIntensity, Resize
+
+        self.size, self.frames, self.augment = size, frames, augment
+        self._normalise = NormalizeIntensity(channel_wise=True)
+        self._resize = Resize
+        self._augs = [RandFlip(prob=0.5, spatial_axis=-1), RandScaleIntensity(factors=0.1, prob=0.5)]
+        self.spatial_dims: int | None = None
+
+    def fit(self, values: Sequence[Any]) -> ImageTransform:
+        first = next((v for v in values if v is not None), None)
+        self.spatial_dims = 2 if first is None else len(first["shape"]) - 1
+        return self
+
+    def __call__(self, value: dict[str, Any], record_id: str = "?", train: bool = False) -> np.ndarray:
+        pixels = decode_image(value).astype(np.float32)  # (F, [D,] H, W)
+        if not np.isfinite(pixels).all():
+            raise ValueError(f"record {record_id!r}, field 'image.pixels': NaN or infinite values")
+        if self.spatial_dims is not None and pixels.ndim - 1 != self.spatial_dims:
+            raise ValueError(
+                f"record {record_id!r}, field 'image.shape': {pixels.ndim - 1}D image, "
+                f"model expects {self.spatial_dims}D"
+            )
+        if self.frames is not None:
+            if pixels.shape[0] < self.frames:
+                raise ValueError(f"record {record_id!r}, field 'image.shape': {pixels.shape[0]} frames < {self.frames}")
+            keep = np.linspace(0, pixels.shape[0] - 1, self.frames).round().astype(int)
+            pixels = pixels[keep]
+        if self.size is not None:
+            spatial = (self.size, self.size) if pixels.ndim == 3 else (pixels.shape[1], self.size, self.size)
+            if tuple(pixels.shape[1:]) != spatial:
+                pixels = np.asarray(self._resize(spatial, mode="area")(pixels))
+        out = self._normalise(pixels)
+        if train and self.augment:
+            for aug in self._augs:
+                out = aug(out)
+        return np.asarray(out, dtype=np.float32)
+
+    def spec(self) -> dict[str, Any]:
+        spec: dict[str, Any] = {"spatial_dims": self.spatial_dims or 2}
+        if self.frames is not None:
+            spec["in_channels"] = self.frames
+        return spec
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"size": self.size, "frames": self.frames, "augment": self.augment, "spatial_dims": self.spatial_dims}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.spatial_dims = state.get("spatial_dims")
+
+
+class GenomicsTransform(ModalityTransform):
+    """Dosages over the panel with missing calls imputed by the expected dosage ``2·AF``.
+
+    Args:
+        panel: the store's variant panel.
+    """
+
+    modality, column = "genomics", "genotype"
+
+    def __init__(self, panel: VariantPanel) -> None:
+        self.panel = panel
+        self._expected = np.array([2 * v.af for v in panel.variants], dtype=np.float32)
+
+    def __call__(self, value: dict[str, Any], record_id: str = "?", train: bool = False) -> np.ndarray:
+        d = np.asarray(value["dosages"], dtype=np.float32)
+        if d.shape != self._expected.shape:
+            raise ValueError(
+                f"record {record_id!r}, field 'genotype.dosages': {d.size} dosages, panel {self.panel.name!r} "
+                f"has {len(self.panel)} variants"
+            )
+        return np.where(np.isnan(d), self._expected, d)
+
+    def spec(self) -> dict[str, Any]:
+        return {"n_variants": len(self.panel), "gene_index": self.panel.gene_index()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"panel": self.panel.to_json()}
+
+
+class TabularTransform(ModalityTransform):
+    """Clinical variables → ``(P,)``: numeric standardised with train statistics (missing → 0, the train mean),
+    categorical as integer codes with code ``K`` = missing.
+
+    Args:
+        variables: names of tabular variables to use (default: all in the schema).
+    """
+
+    modality, column = "tabular", "tabular"
+
+    def __init__(self, variables: Sequence[str] | None = None) -> None:
+        by_name = {v.name: v for v in TABULAR_VARIABLES}
+        names = list(variables) if variables else list(by_name)
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            raise ValueError(f"variables: unknown tabular variables {unknown}; known: {list(by_name)}")
+        self.variables = [by_name[n] for n in names]
+        self.mean: dict[str, float] = {}
+        self.std: dict[str, float] = {}
+
+    def fit(self, values: Sequence[Any]) -> TabularTransform:
+        rows = [v for v in values if v is not None]
+        for var in self.variables:
+            if var.kind != "numeric":
+                continue
+            col = np.array([r.get(var.name) for r in rows if r.get(var.name) is not None], dtype=np.float64)
+            self.mean[var.name] = float(col.mean()) if col.size else 0.0
+            self.std[var.name] = float(col.std()) if col.size > 1 and col.std() > 0 else 1.0
+        return self
+
+    def __call__(self, value: dict[str, Any], record_id: str = "?", train: bool = False) -> np.ndarray:
+        if self.variables and self.variables[0].kind == "numeric" and not self.mean:
+            raise RuntimeError("TabularTransform used before fit(): standardisation needs training statistics")
+        out = np.zeros(len(self.variables), dtype=np.float32)
+        for j, var in enumerate(self.variables):
+            x = value.get(var.name)
+            if var.kind == "numeric":
+                out[j] = 0.0 if x is None else (x - self.mean[var.name]) / self.std[var.name]
+            else:
+                out[j] = len(var.categories) if x is None else var.categories.index(x)
+        return out
+
+    def spec(self) -> dict[str, Any]:
+        return {"cardinalities": [0 if v.kind == "numeric" else len(v.categories) + 1 for v in self.variables]}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"variables": [v.name for v in self.variables], "mean": self.mean, "std": self.std}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.mean, self.std = dict(state["mean"]), dict(state["std"])
+
+
+class TextTransform(ModalityTransform):
+    """Clinical note → token ids ``(max_len,)`` with a WordPiece tokenizer trained on the training notes.
+
+    Args:
+        max_len: tokens kept (padded with 0).
+        vocab_size: tokenizer vocabulary size.
+    """
+
+    modality, column = "text", "text"
+
+    def __init__(self, max_len: int = 128, vocab_size: int = 2000) -> None:
+        self.max_len, self.vocab_size = max_len, vocab_size
+        self.tokenizer: NoteTokenizer | None = None
+
+    def fit(self, values: Sequence[Any]) -> TextTransform:
+        self.tokenizer = NoteTokenizer.train([v for v in values if v], vocab_size=self.vocab_size)
+        return self
+
+    def __call__(self, value: str, record_id: str = "?", train: bool = False) -> np.ndarray:
+        if self.tokenizer is None:
+            raise RuntimeError("TextTransform used before fit(): the tokenizer is trained on the training notes")
+        return self.tokenizer.encode(value, self.max_len)
+
+    def spec(self) -> dict[str, Any]:
+        size = self.tokenizer.vocab_size if self.tokenizer is not None else self.vocab_size
+        return {"vocab_size": size, "max_len": self.max_len}
+
+    def state_dict(self) -> dict[str, Any]:
+        tok = None if self.tokenizer is None else self.tokenizer.to_str()
+        return {"max_len": self.max_len, "vocab_size": self.vocab_size, "tokenizer": tok}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("tokenizer"):
+            self.tokenizer = NoteTokenizer.from_str(state["tokenizer"])

@@ -1,0 +1,78 @@
+"""Build the run's pieces from a composed Hydra config (the only place that reads ``cfg``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import hydra
+import lightning.pytorch as pl
+from omegaconf import DictConfig, OmegaConf
+
+from nextgen_ml.data.datamodule import CardioDataModule
+from nextgen_ml.models.builder import build_multimodal_net
+from nextgen_ml.models.multimodal import MultimodalNet
+from nextgen_ml.tasks.module import MultimodalModule
+
+#: config keys of a task node that describe the run, not the task object.
+_TASK_RUN_KEYS = ("monitor", "monitor_mode")
+
+
+def as_dict(node: Any) -> Any:
+    """A resolved plain-Python copy of a config node (or the value itself)."""
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+
+
+def build_datamodule(cfg: DictConfig) -> CardioDataModule:
+    return hydra.utils.instantiate(cfg.data, _convert_="all")
+
+
+def build_task(cfg: DictConfig) -> Any:
+    task_cfg = {k: v for k, v in as_dict(cfg.task).items() if k not in _TASK_RUN_KEYS}
+    if cfg.task._target_.endswith("SurvivalTask"):
+        task_cfg.pop("target", None)
+    return hydra.utils.instantiate(task_cfg)
+
+
+def build_net(
+    model_cfg: DictConfig | Mapping[str, Any],
+    modalities: Sequence[str],
+    modality_specs: Mapping[str, Mapping[str, Any]],
+    num_outputs: int,
+) -> MultimodalNet:
+    """``MultimodalNet`` for ``modalities`` from the ``model`` config node (encoders per modality + fusion)."""
+    model = as_dict(model_cfg)
+    encoders_cfg = model.get("encoder", {})
+    missing = [m for m in modalities if m not in encoders_cfg]
+    if missing:
+        raise ValueError(f"model.encoder: no encoder configured for modalities {missing} (add model/encoder/<m>=...)")
+    return build_multimodal_net(
+        encoders={m: encoders_cfg[m] for m in modalities},
+        fusion=model["fusion"],
+        num_outputs=num_outputs,
+        embed_dim=model.get("embed_dim", 128),
+        modality_specs=modality_specs,
+        head_hidden=tuple(model.get("head_hidden", ())),
+        dropout=model.get("dropout", 0.0),
+    )
+
+
+def build_module(cfg: DictConfig, dm: CardioDataModule) -> MultimodalModule:
+    """The LightningModule for a set-up datamodule."""
+    task = build_task(cfg)
+    net = build_net(cfg.model, dm.modalities, dm.modality_specs, task.num_outputs)
+    optimizer = hydra.utils.instantiate(cfg.optimizer)
+    scheduler = hydra.utils.instantiate(cfg.scheduler) if cfg.get("scheduler") else None
+    return MultimodalModule(net=net, task=task, optimizer=optimizer, scheduler=scheduler)
+
+
+def _instantiate_group(node: DictConfig | None) -> list[Any]:
+    if not node:
+        return []
+    return [hydra.utils.instantiate(c) for c in node.values() if c is not None and "_target_" in c]
+
+
+def build_trainer(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> pl.Trainer:
+    callbacks = _instantiate_group(cfg.get("callbacks")) + list(extra_callbacks)
+    loggers = _instantiate_group(cfg.get("logger"))
+    return hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
