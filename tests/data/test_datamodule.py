@@ -1,0 +1,111 @@
+import numpy as np
+import pytest
+import torch
+
+from nextgen_ml.data.datamodule import CardioDataModule
+from nextgen_ml.data.dataset import Collate
+from nextgen_ml.data.schema import FINDING_CLASSES, MODALITIES
+
+
+@pytest.fixture(scope="module")
+def dm(tiny_store):
+    dm = CardioDataModule(tiny_store, batch_size=16, transforms={"image": {"size": 32}, "text": {"max_len": 48}})
+    dm.setup()
+    return dm
+
+
+def test_batches_hold_every_modality_with_presence_masks(dm):
+    batch = next(iter(dm.train_dataloader()))
+    b = batch["index"].shape[0]
+    assert set(batch["mask"]) == set(MODALITIES)
+    for mask in batch["mask"].values():
+        assert mask.dtype == torch.bool and mask.shape == (b,)
+    x = batch["inputs"]
+    assert x["ecg"].shape == (b, 12, 1000) and x["ecg"].dtype == torch.float32
+    assert x["image"].shape == (b, 2, 32, 32)
+    assert x["genomics"].shape == (b, len(dm.store.panel))
+    assert x["tabular"].shape == (b, 12)
+    assert x["text"].dtype == torch.int64 and x["text"].shape == (b, 48)
+    assert batch["targets"]["findings"].shape == (b, len(FINDING_CLASSES))
+    for m, t in x.items():
+        assert torch.isfinite(t.float()).all(), m
+        absent = ~batch["mask"][m]
+        assert (t[absent] == 0).all(), f"absent {m} rows must be placeholders"
+
+
+def test_absent_modalities_match_nulls_in_the_store(dm):
+    ds = dm.datasets["val"]
+    for i in range(len(ds)):
+        row = ds.store.row(i)
+        sample = ds[i]
+        assert (sample["inputs"]["image"] is None) == (row["image"] is None)
+        assert (sample["inputs"]["genomics"] is None) == (row["genotype"] is None)
+
+
+def test_splits_are_patient_level_and_cover_the_store(dm):
+    ids = {k: set(dm.store.subset(v).column("patient_id").to_pylist()) for k, v in dm.split_indices.items()}
+    assert not ids["train"] & ids["val"] and not ids["train"] & ids["test"] and not ids["val"] & ids["test"]
+    assert sum(len(v) for v in dm.split_indices.values()) == len(dm.store)
+
+
+def test_tabular_standardisation_is_fitted_on_train_only(dm):
+    tab = dm.transforms["tabular"]
+    train_ages = [t["age"] for t in dm.store.subset(dm.split_indices["train"]).column("tabular").to_pylist()
+                  if t and t["age"] is not None]
+    assert tab.mean["age"] == pytest.approx(np.mean(train_ages), rel=1e-6)
+    all_ages = [t["age"] for t in dm.store.column("tabular").to_pylist() if t and t["age"] is not None]
+    assert tab.mean["age"] != pytest.approx(np.mean(all_ages), rel=1e-9)
+
+
+def test_specs_describe_encoder_inputs(dm):
+    specs = dm.modality_specs
+    assert specs["ecg"] == {"in_channels": 12}
+    assert specs["image"]["in_channels"] == 2 and specs["image"]["spatial_dims"] == 2
+    assert specs["genomics"]["n_variants"] == len(dm.store.panel)
+    assert specs["tabular"]["cardinalities"][0] == 0  # age is numeric
+    assert specs["text"]["vocab_size"] > 10
+
+
+def test_modality_subset_and_unknown_modality(tiny_store):
+    dm = CardioDataModule(tiny_store, modalities=["ecg", "tabular"], batch_size=8)
+    batch = next(iter(dm.train_dataloader()))
+    assert set(batch["inputs"]) <= {"ecg", "tabular"} and set(batch["mask"]) == {"ecg", "tabular"}
+    with pytest.raises(ValueError, match="ekg"):
+        CardioDataModule(tiny_store, modalities=["ecg", "ekg"])
+
+
+def test_site_held_out_split(tiny_store):
+    dm = CardioDataModule(tiny_store, modalities=["tabular"], split="site", test_sites=["site_c"])
+    dm.setup()
+    test_sites = set(dm.store.subset(dm.split_indices["test"]).column("site").to_pylist())
+    train_sites = set(dm.store.subset(dm.split_indices["train"]).column("site").to_pylist())
+    assert test_sites == {"site_c"} and "site_c" not in train_sites
+
+
+def test_modality_dropout_hides_but_never_everything():
+    samples = [{"inputs": {"ecg": np.ones((2, 3), np.float32), "tabular": np.ones(4, np.float32)},
+                "targets": {k: np.float32(0) for k in ("mace", "lvef", "event_time", "event")}
+                | {"diagnosis": np.int64(0), "findings": np.zeros(6, np.float32)}, "index": i} for i in range(200)]
+    batch = Collate(["ecg", "tabular"], modality_dropout=0.5, seed=0)(samples)
+    ecg, tab = batch["mask"]["ecg"], batch["mask"]["tabular"]
+    assert (ecg | tab).all()  # at least one modality per row
+    assert 0.2 < (~ecg).float().mean() < 0.6  # about p·(1 - p/2) of rows lose the ECG
+    with pytest.raises(ValueError, match="modality_dropout"):
+        Collate(["ecg"], modality_dropout=1.0)
+
+
+def test_state_dict_restores_transforms_and_splits(dm, tiny_store):
+    other = CardioDataModule(tiny_store, batch_size=16, transforms={"image": {"size": 32}, "text": {"max_len": 48}},
+                             seed=123)
+    other.load_state_dict(dm.state_dict())
+    other.setup()
+    assert all(np.array_equal(other.split_indices[k], dm.split_indices[k]) for k in dm.split_indices)
+    sample_a, sample_b = dm.datasets["test"][0], other.datasets["test"][0]
+    for m in sample_a["inputs"]:
+        if sample_a["inputs"][m] is not None:
+            np.testing.assert_array_equal(sample_a["inputs"][m], sample_b["inputs"][m])
+
+
+def test_missing_store_without_cohort_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no record store"):
+        CardioDataModule(tmp_path / "nothing").setup()
