@@ -13,6 +13,7 @@ from collections.abc import Sequence
 #: subcommand name → module implementing it.
 COMMANDS: dict[str, str] = {
     "cohort": "nextgen_ml.data.cohort.cli",
+    "ingest": "nextgen_ml.ingest.cli",
     "discover": "nextgen_ml.governance.cli",
 }
 

@@ -1,0 +1,61 @@
+"""``nextgen-ml ingest MANIFEST --out DIR``: convert hospital files listed in a manifest into a store."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "Ingest DICOM / DICOM-ECG / WFDB / NIfTI / VCF / FHIR / CSV files listed in a YAML manifest into a store."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``nextgen-ml ingest``."""
+    parser.add_argument("manifest", help="YAML manifest (see docs/ingest.md)")
+    parser.add_argument("--out", required=True, help="store folder (an existing store there is replaced)")
+    parser.add_argument("--ecg-fs-hz", type=float, default=None, help="ECG sampling rate of the record (500)")
+    parser.add_argument(
+        "--image-spacing",
+        type=float,
+        nargs="+",
+        default=None,
+        metavar="MM",
+        help="resample images to this spacing (trailing axes)",
+    )
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="N",
+        help="center-crop/pad images to this size (trailing axes)",
+    )
+    parser.add_argument("--format", choices=("ipc", "parquet"), default=None, help="store format (ipc)")
+    parser.add_argument("--chunk-size", type=int, default=None, help="patients per store write (64)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--strict", action="store_true", help="exit with status 1 when anything was quarantined")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the ingest; prints the summary table; returns the exit status."""
+    from nextgen_ml.ingest.manifest import load_manifest
+    from nextgen_ml.ingest.pipeline import ingest, with_options
+    from nextgen_ml.ingest.report import REPORT_FILE
+
+    try:
+        manifest = load_manifest(args.manifest)
+        options = with_options(
+            manifest,
+            ecg_fs_hz=args.ecg_fs_hz,
+            image_target_spacing_mm=None if args.image_spacing is None else tuple(args.image_spacing),
+            image_size=None if args.image_size is None else tuple(args.image_size),
+            store_format=args.format,
+            chunk_size=args.chunk_size,
+        )
+        report = ingest(manifest, args.out, options=options, progress=not args.no_progress)
+    except ValueError as err:
+        print(f"nextgen-ml ingest: {err}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    print(f"report: {args.out}/{REPORT_FILE}")
+    counts = report.counts()
+    return 1 if args.strict and (counts["files_quarantined"] or counts["patients_quarantined"]) else 0

@@ -1,0 +1,67 @@
+"""Reading DICOM files safely and keeping only an allow-list of de-identified metadata."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from nextgen_ml.ingest.deid import Pseudonymiser, year_of
+from nextgen_ml.ingest.errors import IngestError
+
+#: Non-identifying tags copied verbatim into provenance metadata.
+_KEEP_TAGS: tuple[str, ...] = (
+    "Modality",
+    "SOPClassUID",
+    "Manufacturer",
+    "ManufacturerModelName",
+    "SoftwareVersions",
+    "BodyPartExamined",
+    "MagneticFieldStrength",
+    "SliceThickness",
+)
+#: UIDs kept only as keyed pseudonyms.
+_UID_TAGS: tuple[str, ...] = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
+#: Dates reduced to the year (first one present wins).
+_DATE_TAGS: tuple[str, ...] = ("AcquisitionDate", "ContentDate", "SeriesDate", "StudyDate")
+
+
+def read_dataset(path: str | os.PathLike, stop_before_pixels: bool = False) -> Any:
+    """``pydicom.Dataset`` of ``path``; an unreadable or non-DICOM file raises :class:`IngestError`."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        return pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
+    except InvalidDicomError as err:
+        raise IngestError(path, "<file>", f"not a DICOM file ({err})") from None
+    except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise IngestError(path, "<file>", f"unreadable DICOM ({type(err).__name__}: {err})") from None
+
+
+def require(ds: Any, path: str | os.PathLike, keyword: str) -> Any:
+    """``ds.<keyword>``, or :class:`IngestError` naming the missing tag."""
+    value = ds.get(keyword)
+    if value is None or value == "":
+        raise IngestError(path, keyword, "required DICOM tag is missing or empty")
+    return value
+
+
+def dicom_metadata(ds: Any, pseudo: Pseudonymiser) -> dict[str, Any]:
+    """De-identified key metadata: allow-listed tags, pseudonymised UIDs, acquisition year, transfer syntax."""
+    meta: dict[str, Any] = {}
+    for key in _KEEP_TAGS:
+        value = ds.get(key)
+        if value not in (None, ""):
+            meta[key] = str(value)
+    for key in _UID_TAGS:
+        if ds.get(key):
+            meta[key] = pseudo.uid(str(ds.get(key)))
+    for key in _DATE_TAGS:
+        year = year_of(ds.get(key))
+        if year is not None:
+            meta["acquisition_year"] = year
+            break
+    file_meta = getattr(ds, "file_meta", None)
+    if file_meta is not None and "TransferSyntaxUID" in file_meta:
+        meta["TransferSyntaxUID"] = str(file_meta.TransferSyntaxUID)
+    return meta

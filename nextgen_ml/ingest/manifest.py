@@ -1,0 +1,249 @@
+"""The ingest manifest (YAML): site, consent, options, cohort-level files and, per patient, source files.
+
+See ``docs/ingest.md`` for the full format. Paths are relative to the manifest's folder. Errors name the
+manifest field (``patients[3].files[0].format``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nextgen_ml.data.schema import DUO_GRU, TABULAR_BY_NAME
+
+#: Per-patient file formats the pipeline can read.
+FILE_FORMATS: tuple[str, ...] = ("dicom", "dicom_image", "dicom_ecg", "wfdb", "nifti", "fhir")
+_EXTENSIONS: dict[str, str] = {
+    ".dcm": "dicom",
+    ".dicom": "dicom",
+    ".hea": "wfdb",
+    ".nii": "nifti",
+    ".nii.gz": "nifti",
+    ".json": "fhir",
+}
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """Conversion options (manifest ``options:``; CLI flags override them).
+
+    Args:
+        ecg_fs_hz: the record's ECG sampling rate; every ECG is resampled to it.
+        ecg_waveform_group: index of the DICOM waveform multiplex group to use (default: the rhythm group).
+        image_target_spacing_mm: resample images to this spacing (applies to the trailing axes); None = keep.
+        image_size: center-crop/pad images to this size (trailing axes); None = keep.
+        image_max_frames: refuse images with more frames than this (bounded memory).
+        default_image_modality: DICOM modality code for NIfTI files (which do not carry one).
+        image_modalities: DICOM modalities accepted as cardiac images; other images are quarantined.
+        fhir_absent_means_no: conditions/medications absent from a FHIR bundle count as ``"no"``.
+        store_format: ``"ipc"`` or ``"parquet"``.
+        chunk_size: patients per store write (bounded memory).
+    """
+
+    ecg_fs_hz: float = 500.0
+    ecg_waveform_group: int | None = None
+    image_target_spacing_mm: tuple[float, ...] | None = None
+    image_size: tuple[int, ...] | None = None
+    image_max_frames: int = 512
+    default_image_modality: str = "MR"
+    image_modalities: tuple[str, ...] = ("CT", "MR", "US")
+    fhir_absent_means_no: bool = True
+    store_format: str = "ipc"
+    chunk_size: int = 64
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One per-patient file: ``path`` (absolute), ``format`` and reader hints (``view``, ``modality``)."""
+
+    path: Path
+    format: str
+    view: str | None = None
+    modality: str | None = None
+    raw_path: str = ""
+
+
+@dataclass(frozen=True)
+class CsvSource:
+    """A cohort CSV: one row per patient, ``id_column`` holds the manifest patient id.
+
+    Args:
+        path: CSV file.
+        id_column: column with the hospital patient id (matched against ``patients[].id``).
+        columns: CSV column → ``{"variable": record tabular name, "unit": unit of the CSV values,
+            "values": {csv value: record category}}``; a ``birth_year`` or ``birth_date`` variable gives age.
+        reference_year: visit year used to turn a birth year into an age (default: a ``visit_date`` column).
+    """
+
+    path: Path
+    id_column: str
+    columns: dict[str, dict[str, Any]]
+    reference_year: int | None = None
+    raw_path: str = ""
+
+
+@dataclass(frozen=True)
+class PatientEntry:
+    """One patient of the manifest."""
+
+    index: int
+    id: str
+    files: tuple[SourceFile, ...]
+    vcf_sample: str | None = None
+    split: str | None = None
+    labels: dict[str, Any] | None = None
+    consent: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A parsed manifest. ``sha256`` hashes the manifest text (recorded in the store metadata)."""
+
+    path: Path
+    sha256: str
+    site: str
+    consent: dict[str, Any]
+    key_env: str | None
+    options: IngestOptions
+    panel: Path | None
+    panel_from_store: Path | None
+    vcfs: tuple[Path, ...]
+    vcf_uris: tuple[str, ...]
+    csvs: tuple[CsvSource, ...]
+    patients: tuple[PatientEntry, ...]
+
+
+def infer_format(path: str | os.PathLike) -> str | None:
+    """Reader for a path from its extension (``None`` when the extension is unknown)."""
+    name = str(path).lower()
+    for ext in sorted(_EXTENSIONS, key=len, reverse=True):
+        if name.endswith(ext):
+            return _EXTENSIONS[ext]
+    return "dicom" if Path(path).is_dir() else None
+
+
+def _require(obj: dict[str, Any], key: str, where: str) -> Any:
+    if key not in obj or obj[key] in (None, ""):
+        raise ValueError(f"manifest {where}{key}: required field is missing")
+    return obj[key]
+
+
+def _resolve(base: Path, value: str) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else base / path
+
+
+def _options(raw: dict[str, Any]) -> IngestOptions:
+    known = set(IngestOptions.__dataclass_fields__)
+    unknown = set(raw) - known
+    if unknown:
+        raise ValueError(f"manifest options.{sorted(unknown)[0]}: unknown option (known: {sorted(known)})")
+    values = dict(raw)
+    for key in ("image_target_spacing_mm", "image_size", "image_modalities"):
+        if values.get(key) is not None:
+            values[key] = tuple(values[key])
+    return check_options(IngestOptions(**values))
+
+
+def check_options(opts: IngestOptions) -> IngestOptions:
+    """Validate option values; errors name the option. Returns ``opts``."""
+    if not opts.ecg_fs_hz > 0:
+        raise ValueError(f"options.ecg_fs_hz: must be positive, got {opts.ecg_fs_hz}")
+    if opts.store_format not in ("ipc", "parquet"):
+        raise ValueError(f"options.store_format: must be 'ipc' or 'parquet', got {opts.store_format!r}")
+    if opts.chunk_size < 1:
+        raise ValueError(f"options.chunk_size: must be >= 1, got {opts.chunk_size}")
+    if opts.image_max_frames < 1:
+        raise ValueError(f"options.image_max_frames: must be >= 1, got {opts.image_max_frames}")
+    return opts
+
+
+def _source_file(base: Path, raw: Any, where: str) -> SourceFile:
+    if isinstance(raw, str):
+        raw = {"path": raw}
+    if not isinstance(raw, dict):
+        raise ValueError(f"manifest {where}: expected a path or a mapping, got {type(raw).__name__}")
+    rel = str(_require(raw, "path", f"{where}."))
+    path = _resolve(base, rel)
+    fmt = raw.get("format") or infer_format(path)
+    if fmt not in FILE_FORMATS:
+        raise ValueError(f"manifest {where}.format: {fmt!r} is not one of {list(FILE_FORMATS)} (file {rel})")
+    return SourceFile(path, fmt, raw.get("view"), raw.get("modality"), rel)
+
+
+def _csv_source(base: Path, raw: dict[str, Any], where: str) -> CsvSource:
+    columns = _require(raw, "columns", f"{where}.")
+    for col, spec in columns.items():
+        var = spec.get("variable") if isinstance(spec, dict) else None
+        if var not in TABULAR_BY_NAME and var not in ("birth_year", "birth_date", "visit_date"):
+            raise ValueError(f"manifest {where}.columns.{col}.variable: {var!r} is not a tabular variable")
+    rel = str(_require(raw, "path", f"{where}."))
+    return CsvSource(
+        _resolve(base, rel), str(_require(raw, "id_column", f"{where}.")), columns, raw.get("reference_year"), rel
+    )
+
+
+def _patient(base: Path, index: int, raw: dict[str, Any]) -> PatientEntry:
+    where = f"patients[{index}]"
+    files = tuple(_source_file(base, f, f"{where}.files[{j}]") for j, f in enumerate(raw.get("files") or []))
+    sample = raw.get("vcf_sample")
+    return PatientEntry(
+        index=index,
+        id=str(_require(raw, "id", f"{where}.")),
+        files=files,
+        vcf_sample=None if sample is None else str(sample),
+        split=raw.get("split"),
+        labels=raw.get("labels"),
+        consent=raw.get("consent"),
+    )
+
+
+def parse_manifest(text: str, base: str | os.PathLike, path: str | os.PathLike = "<string>") -> Manifest:
+    """Parse manifest YAML ``text``; relative paths resolve against ``base``."""
+    raw = yaml.safe_load(text)
+    if not isinstance(raw, dict):
+        raise ValueError(f"manifest {path}: expected a YAML mapping at the top level")
+    base = Path(base)
+    patients_raw = _require(raw, "patients", "")
+    if not isinstance(patients_raw, list):
+        raise ValueError("manifest patients: expected a list")
+    patients = tuple(_patient(base, i, p) for i, p in enumerate(patients_raw))
+    ids = [p.id for p in patients]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise ValueError(
+            f"manifest patients: duplicate patient ids ({len(dup)} of them, first at index {ids.index(dup[0])})"
+        )
+    consent = raw.get("consent") or {"codes": [DUO_GRU]}
+    if not consent.get("codes"):
+        raise ValueError("manifest consent.codes: at least one DUO code is required")
+    deid = raw.get("deid") or {}
+    genotypes = raw.get("genotypes") or []
+    vcf_uris = tuple(str(_require(g, "path", f"genotypes[{i}].")) for i, g in enumerate(genotypes))
+    return Manifest(
+        path=Path(path),
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
+        site=str(_require(raw, "site", "")),
+        consent={"codes": list(consent["codes"]), "diseases": consent.get("diseases")},
+        key_env=deid.get("key_env"),
+        options=_options(raw.get("options") or {}),
+        panel=None if raw.get("panel") is None else _resolve(base, raw["panel"]),
+        panel_from_store=None if raw.get("panel_from_store") is None else _resolve(base, raw["panel_from_store"]),
+        vcfs=tuple(_resolve(base, u) for u in vcf_uris),
+        vcf_uris=vcf_uris,
+        csvs=tuple(_csv_source(base, c, f"clinical_csv[{i}]") for i, c in enumerate(raw.get("clinical_csv") or [])),
+        patients=patients,
+    )
+
+
+def load_manifest(path: str | os.PathLike) -> Manifest:
+    """Read and parse a manifest file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"manifest {path}: file not found")
+    return parse_manifest(path.read_text(), path.parent, path)

@@ -1,0 +1,260 @@
+"""The ingest pipeline: manifest → records (validated) → store, with a quarantine report.
+
+Every per-patient file and every cohort-level entry (a patient's CSV row, a patient's VCF sample) ends up
+in the report as ``ingested`` or ``quarantined``; every patient as ``written`` or ``quarantined``. Records are
+written in chunks of ``options.chunk_size`` patients into a temporary folder that replaces ``out`` only when
+the run is complete, so a re-run gives the same store and a crashed run leaves the previous store intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nextgen_ml.data.panel import VariantPanel
+from nextgen_ml.data.schema import RECORD_SCHEMA
+from nextgen_ml.data.store import METADATA_FILE, RecordStore, StoreWriter
+from nextgen_ml.data.validate import RecordValidationError, validate_record
+from nextgen_ml.ingest.clinical import merge_tabular
+from nextgen_ml.ingest.deid import Pseudonymiser, resolve_key, sha256_files
+from nextgen_ml.ingest.errors import IngestError
+from nextgen_ml.ingest.manifest import IngestOptions, Manifest, PatientEntry, check_options
+from nextgen_ml.ingest.provenance import Converted
+from nextgen_ml.ingest.readers import READERS, ReadContext
+from nextgen_ml.ingest.report import REPORT_FILE, FileOutcome, IngestReport, PatientOutcome
+
+_LABEL_FIELDS = {f.name for f in RECORD_SCHEMA.field("labels").type}
+_CONSENT_FIELDS = {"codes", "diseases"}
+
+
+def load_panel(manifest: Manifest) -> VariantPanel | None:
+    """The variant panel from ``panel`` (JSON or YAML file) or ``panel_from_store`` (an existing store)."""
+    if manifest.panel is not None:
+        try:
+            obj = yaml.safe_load(manifest.panel.read_text())  # YAML is a superset of JSON
+            return VariantPanel.from_json(json.dumps(obj))
+        except (OSError, yaml.YAMLError, KeyError, TypeError) as err:
+            raise ValueError(f"manifest panel: cannot read {manifest.panel} ({type(err).__name__}: {err})") from None
+    if manifest.panel_from_store is not None:
+        panel = RecordStore(manifest.panel_from_store, columns=["patient_id"]).panel
+        if panel is None:
+            raise ValueError(f"manifest panel_from_store: {manifest.panel_from_store} holds no variant panel")
+        return panel
+    if manifest.vcfs:
+        raise ValueError("manifest panel: genotypes are listed but no panel (panel or panel_from_store) is given")
+    return None
+
+
+class _Cohort:
+    """Cohort-level sources read once: CSV rows and VCF dosages, looked up per patient."""
+
+    def __init__(self, manifest: Manifest, panel: VariantPanel | None) -> None:
+        from nextgen_ml.ingest.csv_clinical import read_clinical_csv
+
+        self.csv: list[tuple[str, dict[str, Converted], dict[str, IngestError] | IngestError]] = []
+        for source in manifest.csvs:
+            try:
+                self.csv.append((source.raw_path, *read_clinical_csv(source)))
+            except IngestError as err:
+                self.csv.append((source.raw_path, {}, err))
+        self.panel_size = None if panel is None else len(panel)
+        self.vcf: list[tuple[str, Any, str]] = []  # (uri, VcfDosages or IngestError, sha256)
+        samples = [p.vcf_sample for p in manifest.patients if p.vcf_sample]
+        if samples and panel is not None:
+            from nextgen_ml.ingest.vcf import read_vcf_dosages
+
+            for path, uri in zip(manifest.vcfs, manifest.vcf_uris):
+                try:
+                    self.vcf.append((uri, read_vcf_dosages(path, panel, samples), sha256_files([path])))
+                except (IngestError, OSError) as err:
+                    error = err if isinstance(err, IngestError) else IngestError(path, "<file>", str(err))
+                    self.vcf.append((uri, error, ""))
+
+
+def _chunks(items: Iterable[PatientEntry], size: int) -> Iterator[list[PatientEntry]]:
+    chunk: list[PatientEntry] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class _PatientBuilder:
+    """Builds one record, recording each source's outcome in the report."""
+
+    def __init__(self, pid: str, report: IngestReport) -> None:
+        self.pid, self.report = pid, report
+        self.columns: dict[str, Any] = {}
+        self.provenance: list[dict[str, Any]] = []
+
+    def quarantine(self, uri: str, fmt: str, err: IngestError | str, field: str = "<file>") -> None:
+        reason = err.reason if isinstance(err, IngestError) else str(err)
+        field = err.field if isinstance(err, IngestError) else field
+        self.report.add_file(FileOutcome(self.pid, uri, fmt, "quarantined", field, reason))
+
+    def add(self, converted: list[Converted], uri: str) -> None:
+        clash = [c for c in converted if c.column in self.columns and c.column != "tabular"]
+        if clash:
+            other = next(p["uri"] for p in self.provenance if p["modality"] == clash[0].column)
+            msg = f"patient already has a {clash[0].column} column (from {other}); one per record"
+            self.quarantine(uri, converted[0].format, msg, clash[0].column)
+            return
+        for c in converted:
+            value = merge_tabular(self.columns.get("tabular"), c.value) if c.column == "tabular" else c.value
+            self.columns[c.column] = value
+            self.provenance.append(c.provenance())
+        self.report.add_file(FileOutcome(self.pid, uri, converted[0].format, "ingested"))
+
+
+def _build(
+    entry: PatientEntry, manifest: Manifest, ctx: ReadContext, cohort: _Cohort, report: IngestReport
+) -> dict[str, Any] | None:
+    pid = ctx.pseudo.patient_id(manifest.site, entry.id)
+    builder = _PatientBuilder(pid, report)
+    for src in entry.files:
+        try:
+            builder.add(READERS[src.format](src, ctx), src.raw_path)
+        except IngestError as err:
+            builder.quarantine(src.raw_path, src.format, err)
+    for uri, rows, errors in cohort.csv:
+        if isinstance(errors, IngestError):
+            builder.quarantine(uri, "csv", errors)
+        elif entry.id in errors:
+            builder.quarantine(uri, "csv", errors[entry.id])
+        elif entry.id in rows:
+            builder.add([rows[entry.id]], uri)
+    if entry.vcf_sample:
+        _add_genotype(builder, entry, cohort)
+    record = {
+        "patient_id": pid,
+        "site": manifest.site,
+        "consent": {**manifest.consent, **(entry.consent or {})},
+        "split": entry.split,
+        **{col: None for col in ("tabular", "ecg", "image", "genotype", "text")},
+        **builder.columns,
+        "labels": entry.labels,
+        "provenance": builder.provenance,
+    }
+    problem = _check_extras(record)
+    if problem is None and not builder.columns:
+        problem = ("<record>", "no source of the patient could be ingested")
+    if problem is None:
+        try:
+            validate_record(record, cohort.panel_size)
+        except RecordValidationError as err:
+            problem = (err.field, str(err).split(": ", 1)[-1])
+    if problem is not None:
+        report.add_patient(PatientOutcome(pid, entry.index, "quarantined", [], *problem))
+        return None
+    report.add_patient(PatientOutcome(pid, entry.index, "written", sorted(builder.columns)))
+    return record
+
+
+def _add_genotype(builder: _PatientBuilder, entry: PatientEntry, cohort: _Cohort) -> None:
+    """The patient's dosages from the first VCF holding its sample; every VCF failure is reported."""
+    found = False
+    for uri, result, sha in cohort.vcf:
+        if isinstance(result, IngestError):
+            builder.quarantine(uri, "vcf", result)
+        elif entry.vcf_sample in result.dosages and not found:
+            dosages = [float(d) for d in result.dosages[entry.vcf_sample].tolist()]
+            meta = {**result.summary(), "n_missing": sum(d != d for d in dosages)}
+            builder.add([Converted("genotype", {"dosages": dosages, "prs": None}, "vcf", uri, sha, meta)], uri)
+            found = True
+    if not found and all(not isinstance(r, IngestError) for _, r, _ in cohort.vcf):
+        builder.quarantine("<genotypes>", "vcf", f"sample of patient #{entry.index} is in no listed VCF", "vcf_sample")
+
+
+def _check_extras(record: dict[str, Any]) -> tuple[str, str] | None:
+    """Manifest-supplied labels/consent keys the schema does not know (Arrow would drop them silently)."""
+    for column, known in (("labels", _LABEL_FIELDS), ("consent", _CONSENT_FIELDS)):
+        unknown = sorted(set(record.get(column) or {}) - known)
+        if unknown:
+            return f"{column}.{unknown[0]}", f"not a field of the record's {column} struct"
+    return None
+
+
+def _prepare_out(out: Path) -> Path:
+    """Check ``out`` may be replaced; returns the temporary folder the run writes into."""
+    is_store = (out / METADATA_FILE).exists() or (out / REPORT_FILE).exists()
+    if out.exists() and any(out.iterdir()) and not is_store:
+        raise ValueError(f"out: {out} exists, is not empty and is not a nextgen_ml store; refusing to replace it")
+    tmp = out.parent / f".{out.name}.ingest-tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def _replace(tmp: Path, out: Path) -> None:
+    """Swap the finished ``tmp`` folder into place of ``out``."""
+    old = out.parent / f".{out.name}.ingest-old"
+    if old.exists():
+        shutil.rmtree(old)
+    if out.exists():
+        os.replace(out, old)
+    os.replace(tmp, out)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def ingest(
+    manifest: Manifest,
+    out: str | os.PathLike,
+    key: bytes | None = None,
+    options: IngestOptions | None = None,
+    progress: bool = True,
+) -> IngestReport:
+    """Ingest every patient of ``manifest`` into a store at ``out`` (replaced atomically when complete).
+
+    Args:
+        manifest: parsed manifest (:func:`nextgen_ml.ingest.manifest.load_manifest`).
+        out: store folder; an existing store there is replaced, any other non-empty folder is refused.
+        key: pseudonymisation key (default: from the manifest's ``deid.key_env`` / ``NEXTGEN_ML_INGEST_KEY``).
+        options: override the manifest's options.
+        progress: show a tqdm progress bar on stderr.
+
+    Returns:
+        The report (also written to ``out/ingest_report.json``).
+    """
+    from tqdm.auto import tqdm
+
+    out = Path(out)
+    opts = options or manifest.options
+    ctx = ReadContext(opts, Pseudonymiser(key if key is not None else resolve_key(manifest.key_env)))
+    panel = load_panel(manifest)
+    report = IngestReport(manifest_sha256=manifest.sha256)
+    tmp = _prepare_out(out)
+    try:
+        cohort = _Cohort(manifest, panel)
+        meta = {"ingest": {"manifest_sha256": manifest.sha256, "options": asdict(opts)}}
+        writer = StoreWriter(tmp, panel=panel, format=opts.store_format, extra_metadata=meta)
+        bar = tqdm(total=len(manifest.patients), desc="ingest", unit="patient", disable=not progress)
+        for chunk in _chunks(manifest.patients, opts.chunk_size):
+            records = [r for r in (_build(p, manifest, ctx, cohort, report) for p in chunk) if r is not None]
+            if records:
+                writer.write(records)
+            bar.update(len(chunk))
+        bar.close()
+        writer.close()
+        report.write(tmp / REPORT_FILE)
+        _replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return report
+
+
+def with_options(manifest: Manifest, **overrides: Any) -> IngestOptions:
+    """The manifest's options with the non-None ``overrides`` applied (used by the CLI)."""
+    return check_options(replace(manifest.options, **{k: v for k, v in overrides.items() if v is not None}))
