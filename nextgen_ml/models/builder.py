@@ -1,0 +1,83 @@
+"""``build_multimodal_net``: the one builder Hydra model configs target."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from torch import nn
+
+from nextgen_ml.models.heads import build_head
+from nextgen_ml.models.multimodal import MultimodalNet
+from nextgen_ml.registry import create_encoder, create_fusion
+
+
+def _name_and_kwargs(spec: str | Mapping[str, Any], what: str) -> tuple[str, dict[str, Any]]:
+    """``"name"`` or ``{"name": ..., **kwargs}`` → ``(name, kwargs)``."""
+    if isinstance(spec, str):
+        return spec, {}
+    if isinstance(spec, Mapping):
+        kwargs = dict(spec)
+        name = kwargs.pop("name", None)
+        if not isinstance(name, str):
+            raise ValueError(f"{what} spec {dict(spec)!r} needs a 'name' key holding a registered builder name")
+        return name, kwargs
+    raise ValueError(f"{what} must be a registry name or a mapping with 'name', got {type(spec).__name__}")
+
+
+def build_encoder(modality: str, spec: str | Mapping[str, Any] | nn.Module, embed_dim: int,
+                  modality_spec: Mapping[str, Any] | None = None) -> nn.Module:
+    """One encoder from a registry name, ``{"name": ..., **kwargs}`` or a ready module.
+
+    Keyword arguments are merged as ``{"embed_dim": embed_dim} | modality_spec | spec kwargs`` (later wins).
+    """
+    if isinstance(spec, nn.Module):
+        encoder = spec
+    else:
+        name, kwargs = _name_and_kwargs(spec, f"encoders[{modality!r}]")
+        encoder = create_encoder(name, **{"embed_dim": embed_dim, **dict(modality_spec or {}), **kwargs})
+    if not isinstance(getattr(encoder, "out_dim", None), int):
+        raise ValueError(f"encoders[{modality!r}] ({type(encoder).__name__}) has no int attribute out_dim")
+    return encoder
+
+
+def build_multimodal_net(
+    encoders: Mapping[str, str | Mapping[str, Any] | nn.Module],
+    fusion: str | Mapping[str, Any] | nn.Module,
+    num_outputs: int,
+    embed_dim: int = 128,
+    modality_specs: Mapping[str, Mapping[str, Any]] | None = None,
+    head_hidden: Sequence[int] = (),
+    dropout: float = 0.0,
+    modality_dropout: float = 0.0,
+) -> MultimodalNet:
+    """Build encoders, fusion and head and compose them into a :class:`MultimodalNet`.
+
+    Args:
+        encoders: modality → encoder registry name (``"ecg_xresnet1d_small"``), ``{"name": ..., **kwargs}`` or an
+            ``nn.Module``.
+        fusion: fusion registry name (``"cross_attention"``), ``{"name": ..., **kwargs}`` or a ready module
+            (which must accept the encoders' ``out_dim`` s).
+        num_outputs: head outputs ``K`` (e.g. ``task.num_outputs``).
+        embed_dim: width passed to every encoder and to the fusion.
+        modality_specs: modality → data-dependent encoder kwargs (``{"in_channels": 12}``,
+            ``{"vocab_size": 1234}``, ...), e.g. ``CardioDataModule.modality_specs``; extra modalities are ignored.
+        head_hidden: hidden widths of the head (empty = Linear).
+        dropout: head dropout.
+        modality_dropout: training-time modality dropout of the net.
+
+    Returns:
+        ``MultimodalNet`` with ``forward(inputs, mask) -> {"logits": (B, K), "embedding": (B, E)}``.
+    """
+    if not encoders:
+        raise ValueError("encoders must name at least one modality")
+    specs = modality_specs or {}
+    built = nn.ModuleDict({m: build_encoder(m, encoders[m], embed_dim, specs.get(m)) for m in sorted(encoders)})
+    if isinstance(fusion, nn.Module):
+        fusion_module = fusion
+    else:
+        name, kwargs = _name_and_kwargs(fusion, "fusion")
+        in_dims = {m: int(enc.out_dim) for m, enc in built.items()}
+        fusion_module = create_fusion(name, **{"in_dims": in_dims, "embed_dim": embed_dim, **kwargs})
+    head = build_head(fusion_module.out_dim, num_outputs, head_hidden, dropout)
+    return MultimodalNet(built, fusion_module, head, modality_dropout)

@@ -1,0 +1,101 @@
+"""The thin LightningModule: forward the net, compute the task loss, update and log torchmetrics per stage."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from torch import Tensor, nn
+from torchmetrics import MetricCollection
+
+STAGES: tuple[str, ...] = ("train", "val", "test")
+
+
+class MultimodalModule(pl.LightningModule):
+    """Owns only the loss, one torchmetrics collection per stage and ``stage/metric`` logging.
+
+    Args:
+        net: any module with ``forward(inputs, mask) -> {"logits": (B, K), ...}`` (e.g. ``MultimodalNet``, possibly
+            wrapped by Opacus); nothing else of it is used.
+        task: a task from :mod:`nextgen_ml.tasks.tasks` (``loss``, ``metrics``, ``update``, ``predict``,
+            ``main_metric``).
+        optimizer: ``functools.partial`` (or any callable) taking the parameters and returning an optimizer.
+        scheduler: optional ``partial`` taking the optimizer and returning an LR scheduler; a
+            ``ReduceLROnPlateau`` monitors ``val/loss``.
+
+    Batches are ``{"inputs": {m: Tensor}, "mask": {m: BoolTensor}, "targets": {name: Tensor}, "index": ...}``.
+    """
+
+    def __init__(self, net: nn.Module, task: Any, optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer],
+                 scheduler: Callable[[torch.optim.Optimizer], Any] | None = None) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["net"], logger=False)
+        self.net, self.task = net, task
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        metrics = task.metrics()
+        self.train_metrics = metrics.clone(prefix="train/")
+        self.val_metrics = metrics.clone(prefix="val/")
+        self.test_metrics = metrics.clone(prefix="test/")
+
+    def stage_metrics(self, stage: str) -> MetricCollection:
+        """The metric collection of ``stage`` (``"train"``, ``"val"`` or ``"test"``)."""
+        if stage not in STAGES:
+            raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
+        return getattr(self, f"{stage}_metrics")
+
+    def forward(self, inputs: dict[str, Tensor], mask: dict[str, Tensor]) -> dict[str, Tensor]:
+        return self.net(inputs, mask)
+
+    def _step(self, batch: dict[str, Any], stage: str) -> Tensor:
+        out = self(batch["inputs"], batch["mask"])
+        loss = self.task.loss(out["logits"], batch["targets"])
+        self.task.update(self.stage_metrics(stage), out["logits"].detach(), batch["targets"])
+        batch_size = out["logits"].shape[0]
+        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=stage == "val",
+                 batch_size=batch_size)
+        return loss
+
+    def _log_epoch(self, stage: str) -> None:
+        metrics = self.stage_metrics(stage)
+        if any(m.update_count for m in metrics.values(copy_state=False)):
+            values = metrics.compute()
+            main = f"{stage}/{self.task.main_metric}"
+            self.log_dict({k: v for k, v in values.items() if k != main})
+            if main in values:
+                self.log(main, values[main], prog_bar=stage == "val")
+        metrics.reset()
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        return self._step(batch, "val")
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        return self._step(batch, "test")
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
+        out = self(batch["inputs"], batch["mask"])
+        return {"prediction": self.task.predict(out["logits"]), "embedding": out["embedding"],
+                "index": batch.get("index")}
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer)
+        config: dict[str, Any] = {"scheduler": scheduler}
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            config["monitor"] = "val/loss"
+        return {"optimizer": optimizer, "lr_scheduler": config}
