@@ -12,6 +12,7 @@ name (fusions)::
 from __future__ import annotations
 
 import difflib
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -45,6 +46,13 @@ class Registry:
             raise KeyError(f"unknown {self.kind} {name!r}{hint} Available: {self.list()}")
         return self._builders[name](**kwargs)
 
+    def accepted_kwargs(self, name: str) -> set[str] | None:
+        """Keyword arguments the builder ``name`` accepts (None = any, it takes ``**kwargs``)."""
+        params = inspect.signature(self._builders[name]).parameters.values()
+        if any(p.kind is p.VAR_KEYWORD for p in params):
+            return None
+        return {p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+
     def list(self, prefix: str = "") -> list[str]:
         return sorted(n for n in self._builders if n.startswith(prefix))
 
@@ -74,6 +82,14 @@ def create_encoder(name: str, **kwargs: Any) -> nn.Module:
     """Build the encoder registered as ``name``; kwargs override its defaults."""
     _load_builtins()
     return ENCODERS.create(name, **kwargs)
+
+
+def encoder_accepts(name: str) -> set[str] | None:
+    """Keyword arguments encoder ``name``'s builder accepts (None = any); unknown names raise KeyError."""
+    _load_builtins()
+    if name not in ENCODERS:
+        ENCODERS.create(name)  # raises the helpful KeyError
+    return ENCODERS.accepted_kwargs(name)
 
 
 def list_encoders(prefix: str = "") -> list[str]:

@@ -190,7 +190,7 @@ class CardioDataModule(pl.LightningDataModule):
     def _loader(self, name: str, train: bool) -> DataLoader:
         if not self.datasets:
             self.setup()
-        collate = Collate(self.modalities, self.modality_dropout if train else 0.0, seed=self.seed)
+        collate = Collate(self.modalities, self.modality_dropout if train else 0.0)
         return DataLoader(
             self.datasets[name],
             batch_size=self.batch_size,

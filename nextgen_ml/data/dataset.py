@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -10,6 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from nextgen_ml.data.dropout import drop_modalities
 from nextgen_ml.data.schema import DIAGNOSIS_CLASSES, FINDING_CLASSES
 from nextgen_ml.data.store import RecordStore
 from nextgen_ml.data.transforms import ModalityTransform
@@ -79,38 +79,25 @@ class Collate:
     Args:
         modalities: the modalities to put in every batch (mask included even when absent).
         modality_dropout: probability of hiding each present modality of a row; at least one stays.
-        seed: seed for the dropout generator (None: nondeterministic).
+
+    Dropout draws from torch's generator, which Lightning's ``seed_everything(workers=True)`` seeds per worker.
     """
 
-    def __init__(self, modalities: Sequence[str], modality_dropout: float = 0.0, seed: int | None = None) -> None:
+    def __init__(self, modalities: Sequence[str], modality_dropout: float = 0.0) -> None:
         if not 0.0 <= modality_dropout < 1.0:
             raise ValueError(f"modality_dropout must be in [0, 1), got {modality_dropout}")
-        self.modalities, self.p, self.seed = sorted(modalities), modality_dropout, seed
-        self._rng: tuple[int, np.random.Generator] | None = None
-
-    @property
-    def rng(self) -> np.random.Generator:
-        """Per-process generator: DataLoader workers get distinct streams (seeded from torch's worker seed)."""
-        pid = os.getpid()
-        if self._rng is None or self._rng[0] != pid:
-            info = torch.utils.data.get_worker_info()
-            entropy = None if self.seed is None else [self.seed, 0 if info is None else info.seed % 2**32]
-            self._rng = (pid, np.random.default_rng(entropy))
-        return self._rng[1]
+        self.modalities, self.p = sorted(modalities), modality_dropout
 
     def __call__(self, samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
         b = len(samples)
-        present = np.array([[s["inputs"].get(m) is not None for m in self.modalities] for s in samples]).reshape(
-            b, len(self.modalities)
-        )  # (B, M)
+        present = torch.tensor(
+            [[s["inputs"].get(m) is not None for m in self.modalities] for s in samples], dtype=torch.bool
+        ).reshape(b, len(self.modalities))  # (B, M)
         if self.p > 0:
-            keep = present & (self.rng.random(present.shape) >= self.p)
-            for r in np.flatnonzero(present.any(1) & ~keep.any(1)):  # never hide every modality of a row
-                keep[r, self.rng.choice(np.flatnonzero(present[r]))] = True
-            present = keep
+            present = drop_modalities(present, self.p)
         inputs, mask = {}, {}
         for j, m in enumerate(self.modalities):
-            mask[m] = torch.from_numpy(present[:, j].copy())
+            mask[m] = present[:, j].clone()
             example = next((s["inputs"][m] for s in samples if s["inputs"].get(m) is not None), None)
             if example is None:
                 continue

@@ -1,15 +1,19 @@
-"""A WordPiece tokenizer for clinical notes, trained on the training split (no downloads).
+"""A word-level tokenizer for clinical notes, trained on the training split (no downloads).
 
-Built on Hugging Face ``tokenizers``: lower-casing, accent stripping, whitespace/punctuation splitting and a
-WordPiece model, so typos and abbreviations fall back to sub-word pieces instead of ``[UNK]``.
+Built on Hugging Face ``tokenizers`` (BERT normaliser: lower-casing and accent stripping; BERT pre-tokeniser:
+whitespace and punctuation splitting; a ``WordLevel`` model). The vocabulary is the ``vocab_size - 2`` most
+frequent words of the training notes, ties broken alphabetically and ids assigned in that order, so the same
+notes always give the same ids (the library's own trainers break ties in hash-map order, which changes the
+vocabulary from run to run and makes seeded training irreproducible). Unseen words map to ``[UNK]``.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 
 import numpy as np
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 
 PAD, UNK = "[PAD]", "[UNK]"
 
@@ -24,14 +28,16 @@ class NoteTokenizer:
 
     @classmethod
     def train(cls, notes: Iterable[str], vocab_size: int = 2000, min_frequency: int = 2) -> NoteTokenizer:
-        """Train on ``notes`` (the training split only)."""
-        tok = Tokenizer(models.WordPiece(unk_token=UNK))
-        tok.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True)
-        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        trainer = trainers.WordPieceTrainer(
-            vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=[PAD, UNK], show_progress=False
-        )
-        tok.train_from_iterator(list(notes), trainer=trainer)
+        """Train on ``notes`` (the training split only); words seen fewer than ``min_frequency`` times are dropped."""
+        normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True)
+        pre = pre_tokenizers.BertPreTokenizer()
+        counts: Counter[str] = Counter()
+        for note in notes:
+            counts.update(w for w, _ in pre.pre_tokenize_str(normalizer.normalize_str(note or "")))
+        words = sorted((w for w, c in counts.items() if c >= min_frequency), key=lambda w: (-counts[w], w))
+        vocab = {t: i for i, t in enumerate([PAD, UNK, *words[: max(0, vocab_size - 2)]])}
+        tok = Tokenizer(models.WordLevel(vocab, unk_token=UNK))
+        tok.normalizer, tok.pre_tokenizer = normalizer, pre
         return cls(tok)
 
     @property

@@ -1,0 +1,3 @@
+"""Per-modality encoders; importing this package registers every builder (see :mod:`nextgen_ml.registry`)."""
+
+from nextgen_ml.encoders import ecg, genomics, image, tabular, text  # noqa: F401

@@ -2,6 +2,6 @@
 
 from nextgen_ml.models.builder import build_encoder, build_multimodal_net
 from nextgen_ml.models.heads import build_head
-from nextgen_ml.models.multimodal import MultimodalNet, drop_modalities
+from nextgen_ml.models.multimodal import MultimodalNet
 
-__all__ = ["MultimodalNet", "build_encoder", "build_head", "build_multimodal_net", "drop_modalities"]
+__all__ = ["MultimodalNet", "build_encoder", "build_head", "build_multimodal_net"]

@@ -9,7 +9,7 @@ from torch import nn
 
 from nextgen_ml.models.heads import build_head
 from nextgen_ml.models.multimodal import MultimodalNet
-from nextgen_ml.registry import create_encoder, create_fusion
+from nextgen_ml.registry import create_encoder, create_fusion, encoder_accepts
 
 
 def _name_and_kwargs(spec: str | Mapping[str, Any], what: str) -> tuple[str, dict[str, Any]]:
@@ -30,12 +30,17 @@ def build_encoder(modality: str, spec: str | Mapping[str, Any] | nn.Module, embe
     """One encoder from a registry name, ``{"name": ..., **kwargs}`` or a ready module.
 
     Keyword arguments are merged as ``{"embed_dim": embed_dim} | modality_spec | spec kwargs`` (later wins).
+    ``embed_dim`` and the data-derived ``modality_spec`` are offered: only the keys the builder accepts are passed
+    (a PRS encoder has no use for ``gene_index``); the spec's own kwargs are always passed, so typos fail loudly.
     """
     if isinstance(spec, nn.Module):
         encoder = spec
     else:
         name, kwargs = _name_and_kwargs(spec, f"encoders[{modality!r}]")
-        encoder = create_encoder(name, **{"embed_dim": embed_dim, **dict(modality_spec or {}), **kwargs})
+        accepts = encoder_accepts(name)
+        offered = {k: v for k, v in {"embed_dim": embed_dim, **dict(modality_spec or {})}.items()
+                   if accepts is None or k in accepts}
+        encoder = create_encoder(name, **{**offered, **kwargs})
     if not isinstance(getattr(encoder, "out_dim", None), int):
         raise ValueError(f"encoders[{modality!r}] ({type(encoder).__name__}) has no int attribute out_dim")
     return encoder
@@ -49,7 +54,6 @@ def build_multimodal_net(
     modality_specs: Mapping[str, Mapping[str, Any]] | None = None,
     head_hidden: Sequence[int] = (),
     dropout: float = 0.0,
-    modality_dropout: float = 0.0,
 ) -> MultimodalNet:
     """Build encoders, fusion and head and compose them into a :class:`MultimodalNet`.
 
@@ -64,7 +68,6 @@ def build_multimodal_net(
             ``{"vocab_size": 1234}``, ...), e.g. ``CardioDataModule.modality_specs``; extra modalities are ignored.
         head_hidden: hidden widths of the head (empty = Linear).
         dropout: head dropout.
-        modality_dropout: training-time modality dropout of the net.
 
     Returns:
         ``MultimodalNet`` with ``forward(inputs, mask) -> {"logits": (B, K), "embedding": (B, E)}``.
@@ -80,4 +83,4 @@ def build_multimodal_net(
         in_dims = {m: int(enc.out_dim) for m, enc in built.items()}
         fusion_module = create_fusion(name, **{"in_dims": in_dims, "embed_dim": embed_dim, **kwargs})
     head = build_head(fusion_module.out_dim, num_outputs, head_hidden, dropout)
-    return MultimodalNet(built, fusion_module, head, modality_dropout)
+    return MultimodalNet(built, fusion_module, head)

@@ -31,7 +31,8 @@ class MultimodalModule(pl.LightningModule):
     def __init__(self, net: nn.Module, task: Any, optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer],
                  scheduler: Callable[[torch.optim.Optimizer], Any] | None = None) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["net"], logger=False)
+        # No save_hyperparameters: the net, task and optimizer partial are objects, and the resolved run config
+        # goes into checkpoints through nextgen_ml.training.train.RunInfo.
         self.net, self.task = net, task
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         metrics = task.metrics()

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from nextgen_ml.models import MultimodalNet, build_head, build_multimodal_net, drop_modalities
+from nextgen_ml.models import MultimodalNet, build_head, build_multimodal_net
 from nextgen_ml.registry import list_fusions
 
 
@@ -69,31 +69,6 @@ def test_only_given_modalities_are_encoded() -> None:
     assert net.encoders["image"].calls == [] and net.encoders["tabular"].calls == []
 
 
-def test_drop_modalities_never_empties_a_row() -> None:
-    torch.manual_seed(0)
-    present = torch.rand(2000, 4) > 0.3
-    present[:5] = False  # rows without data stay without data
-    for p in (0.0, 0.5, 0.99):
-        kept = drop_modalities(present, p)
-        assert torch.all(kept <= present)  # only ever hides present modalities
-        assert torch.equal(kept.any(1), present.any(1))
-    kept = drop_modalities(present, 0.5)
-    dropped = (present & ~kept).sum() / present.sum()
-    assert 0.35 < float(dropped) < 0.55  # about p, a bit less because of the rescued rows
-    assert torch.equal(drop_modalities(present, 0.0), present)
-
-
-def test_modality_dropout_only_in_training() -> None:
-    torch.manual_seed(0)
-    net = build_multimodal_net(encoders(), "late", num_outputs=1, embed_dim=16, modality_dropout=0.9)
-    inputs, mask = batch(64)
-    net.eval()
-    ref = net(inputs, mask)["logits"]
-    assert torch.equal(net(inputs, mask)["logits"], ref)
-    net.train()
-    assert not torch.allclose(net(inputs, mask)["logits"], ref)
-
-
 def test_builder_head_and_errors() -> None:
     net = build_multimodal_net(encoders(), {"name": "gated", "gate": "sigmoid"}, num_outputs=4, embed_dim=16,
                                head_hidden=(8,), dropout=0.1)
@@ -112,8 +87,6 @@ def test_builder_head_and_errors() -> None:
         build_multimodal_net(encoders(), "attention", num_outputs=1)
     with pytest.raises(ValueError, match="out_dim"):
         build_multimodal_net({"ecg": nn.Linear(3, 3)}, "concat", num_outputs=1)
-    with pytest.raises(ValueError, match="modality_dropout"):
-        MultimodalNet(nn.ModuleDict(encoders()), net.fusion, net.head, modality_dropout=1.0)
 
 
 def test_net_input_errors() -> None:

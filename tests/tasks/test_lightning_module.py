@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import pickle
 
 import lightning.pytorch as pl
 import pytest
@@ -63,7 +62,7 @@ def make_module(kind: str, fusion: str = "concat", scheduler=None) -> Multimodal
     task = create_task(kind, **TASK_KWARGS[kind])
     torch.manual_seed(0)
     net = build_multimodal_net({"ecg": TinyEncoder(12), "tabular": TinyEncoder(5)}, fusion, task.num_outputs,
-                               embed_dim=16, modality_dropout=0.2)
+                               embed_dim=16)
     return MultimodalModule(net, task, functools.partial(torch.optim.AdamW, lr=1e-3), scheduler)
 
 
@@ -103,14 +102,14 @@ def test_validate_test_and_predict_outputs() -> None:
     assert preds[0]["embedding"].shape == (8, 16) and preds[0]["index"].tolist() == list(range(8))
 
 
-def test_metrics_are_separate_per_stage_and_hparams_picklable() -> None:
+def test_metrics_are_separate_per_stage_and_no_pickled_hparams() -> None:
     module = make_module("regression")
     assert module.stage_metrics("train") is not module.stage_metrics("val")
     assert sorted(module.stage_metrics("test").keys()) == ["test/mae", "test/r2", "test/rmse"]
     with pytest.raises(ValueError, match="stage"):
         module.stage_metrics("predict")
-    assert "net" not in module.hparams and "task" in module.hparams
-    pickle.dumps(dict(module.hparams))
+    # objects in hparams would make checkpoints unloadable with torch.load(weights_only=True)
+    assert not module.hparams
 
 
 def test_configure_optimizers_with_plateau_scheduler() -> None:

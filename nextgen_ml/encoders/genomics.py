@@ -1,0 +1,158 @@
+"""Genomics encoders over panel dosages ``(B, V)`` in [0, 2] (NaN = missing call)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from nextgen_ml.encoders.checks import check_input
+from nextgen_ml.layers import MLP, TransformerBlock
+from nextgen_ml.registry import register_encoder
+
+
+class DosageEmbedding(nn.Module):
+    """Dosage-weighted variant embeddings ``d_v E_v + m_v M_v + b_v``.
+
+    ``d_v`` is the dosage (0 where missing), ``m_v`` is 1 for a missing call (NaN); ``E``, ``M``, ``b`` are learned.
+    (No buffers here: Opacus computes this layer's per-sample gradients with functorch.)
+
+    Args:
+        n_variants: panel size ``V``.
+        embed_dim: token width ``D``.
+
+    Shapes: ``(B, V) -> (B, V, D)``.
+    """
+
+    def __init__(self, n_variants: int, embed_dim: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(n_variants, embed_dim) * embed_dim**-0.5)
+        self.missing = nn.Parameter(torch.zeros(n_variants, embed_dim))
+        self.bias = nn.Parameter(torch.zeros(n_variants, embed_dim))
+
+    def forward(self, dosages: Tensor) -> Tensor:
+        missing = torch.isnan(dosages).to(dosages.dtype).unsqueeze(-1)  # (B, V, 1)
+        d = torch.nan_to_num(dosages, nan=0.0).unsqueeze(-1)  # (B, V, 1)
+        return d * self.weight + missing * self.missing + self.bias  # (B, V, D)
+
+
+class GenePooling(nn.Module):
+    """Mean of the variant embeddings of each gene.
+
+    Args:
+        gene_index: gene id per variant (``V`` ints using every id ``0..G-1``).
+
+    Shapes: ``(B, V, D) -> (B, G, D)``.
+    """
+
+    def __init__(self, gene_index: Sequence[int]) -> None:
+        super().__init__()
+        index = torch.as_tensor(list(gene_index), dtype=torch.long)
+        n_variants = index.numel()
+        if index.min() < 0:
+            raise ValueError(f"gene_index must hold non-negative gene ids, got min {int(index.min())}")
+        assign = torch.zeros(int(index.max()) + 1, n_variants)  # (G, V)
+        assign[index, torch.arange(n_variants)] = 1.0
+        if (assign.sum(1) == 0).any():
+            raise ValueError("gene_index must use every gene id 0..G-1 at least once")
+        self.register_buffer("assign", assign / assign.sum(1, keepdim=True), persistent=False)
+
+    def forward(self, per_variant: Tensor) -> Tensor:
+        return torch.einsum("gv,bvd->bgd", self.assign, per_variant)  # (B, G, D)
+
+
+class VariantEmbedEncoder(nn.Module):
+    """Gene tokens (mean of dosage-weighted variant embeddings per gene; one token per variant without
+    ``gene_index``), refined by transformer blocks.
+
+    Args:
+        n_variants: panel size ``V``.
+        embed_dim: output width ``D``.
+        gene_index: gene id per variant for gene tokens.
+        depth: transformer blocks.
+        num_heads: attention heads.
+        name: encoder name for error messages.
+
+    Shapes: ``(B, V)`` → ``forward_tokens (B, G, D)``, ``forward (B, D)``.
+    """
+
+    def __init__(
+        self,
+        n_variants: int,
+        embed_dim: int,
+        gene_index: Sequence[int] | None,
+        depth: int,
+        num_heads: int,
+        name: str = "genomics_variant_embed",
+    ) -> None:
+        super().__init__()
+        self.name, self.n_variants, self.out_dim = name, n_variants, embed_dim
+        if gene_index is not None and len(gene_index) != n_variants:
+            raise ValueError(f"{name}: gene_index has {len(gene_index)} entries, expected n_variants={n_variants}")
+        self.embed = DosageEmbedding(n_variants, embed_dim)
+        self.genes: nn.Module = nn.Identity() if gene_index is None else GenePooling(gene_index)
+        self.blocks = nn.ModuleList(TransformerBlock(embed_dim, num_heads) for _ in range(depth))
+        self.norm = nn.LayerNorm(embed_dim)
+
+    def forward_tokens(self, x: Tensor) -> Tensor:
+        check_input(self.name, x, f"(B, V={self.n_variants})", 2, self.n_variants)
+        tokens = self.genes(self.embed(x))  # (B, G, D); G = V without gene_index
+        for block in self.blocks:
+            tokens = block(tokens)
+        return self.norm(tokens)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_tokens(x).mean(1)  # (B, D)
+
+
+class PRSLinearEncoder(nn.Module):
+    """Linear polygenic score path: ``Linear(V → hidden)`` over dosages, then an MLP to ``D``.
+
+    Missing calls (NaN) count as dosage 0. Shapes: ``(B, V)`` → ``forward (B, D)``, ``forward_tokens (B, 1, D)``.
+    """
+
+    def __init__(self, n_variants: int, embed_dim: int, hidden: int, name: str = "genomics_prs_linear") -> None:
+        super().__init__()
+        self.name, self.n_variants, self.out_dim = name, n_variants, embed_dim
+        self.score = nn.Linear(n_variants, hidden)
+        self.mlp = MLP(hidden, [hidden], embed_dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_input(self.name, x, f"(B, V={self.n_variants})", 2, self.n_variants)
+        return self.mlp(self.score(torch.nan_to_num(x, nan=0.0)))  # (B, D)
+
+    def forward_tokens(self, x: Tensor) -> Tensor:
+        return self.forward(x).unsqueeze(1)  # (B, 1, D)
+
+
+@register_encoder
+def genomics_variant_embed(
+    embed_dim: int = 64,
+    n_variants: int = 64,
+    gene_index: Sequence[int] | None = None,
+    depth: int = 1,
+    num_heads: int = 4,
+) -> VariantEmbedEncoder:
+    """Dosage-weighted variant embeddings grouped into gene tokens + transformer.
+
+    Args:
+        embed_dim: output width ``D``.
+        n_variants: panel size ``V``.
+        gene_index: gene id per variant (``VariantPanel.gene_index()``); None = one token per variant.
+        depth: transformer blocks over the tokens.
+        num_heads: attention heads.
+    """
+    return VariantEmbedEncoder(n_variants, embed_dim, gene_index, depth, num_heads)
+
+
+@register_encoder
+def genomics_prs_linear(embed_dim: int = 64, n_variants: int = 64, hidden: int = 16) -> PRSLinearEncoder:
+    """Linear PRS-style path over dosages, then a small MLP.
+
+    Args:
+        embed_dim: output width ``D``.
+        n_variants: panel size ``V``.
+        hidden: number of learned linear scores.
+    """
+    return PRSLinearEncoder(n_variants, embed_dim, hidden)
