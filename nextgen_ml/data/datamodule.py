@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
 import numpy as np
+import pyarrow.compute as pc
 from torch.utils.data import DataLoader
 
 from nextgen_ml.data.dataset import Collate, MultimodalDataset
-from nextgen_ml.data.schema import MODALITIES, MODALITY_COLUMN
+from nextgen_ml.data.schema import MODALITIES, MODALITY_COLUMN, SCHEMA_VERSION
 from nextgen_ml.data.splits import predefined_split, site_held_out_split, stratified_group_split
 from nextgen_ml.data.store import METADATA_FILE, RecordStore
+from nextgen_ml.data.store_fs import is_uri
 from nextgen_ml.data.transforms import (
     EcgTransform,
     GenomicsTransform,
+    HeartSoundTransform,
     ImageTransform,
     ModalityTransform,
     TabularTransform,
     TextTransform,
+    WearableTransform,
 )
 
 log = logging.getLogger(__name__)
@@ -30,9 +35,11 @@ log = logging.getLogger(__name__)
 TRANSFORMS: dict[str, type[ModalityTransform]] = {
     "ecg": EcgTransform,
     "genomics": GenomicsTransform,
+    "heart_sound": HeartSoundTransform,
     "image": ImageTransform,
     "tabular": TabularTransform,
     "text": TextTransform,
+    "wearable": WearableTransform,
 }
 
 
@@ -53,8 +60,17 @@ class CardioDataModule(pl.LightningDataModule):
         sites: only read these sites (e.g. one federated site's partition).
         transforms: per-modality keyword arguments for the transform classes in :data:`TRANSFORMS`.
         batch_size / num_workers / pin_memory: DataLoader settings.
+        persistent_workers / prefetch_factor / multiprocessing_context: DataLoader worker settings (used when
+            ``num_workers > 0``; workers reopen the memory-mapped store by path, see :class:`RecordStore`).
+        fit_max_records: transforms that learn from data (tabular statistics, the note tokenizer, image
+            dimensionality) are fitted on at most this many training records, a seeded random subsample, so
+            setup time and memory stay bounded as the cohort grows; transforms with nothing to fit read no data.
         modality_dropout: probability of hiding a present modality in training batches.
         seed: split and dropout seed.
+        purpose: the declared research purpose (keyword arguments of
+            :class:`nextgen_ml.governance.duo.ResearchPurpose`, e.g. ``{"requester": "alice", "disease":
+            "MONDO:0005267"}``). When given, records whose DUO consent does not permit it are excluded before any
+            payload column is opened; :attr:`consent_report` says how many and why.
     """
 
     def __init__(
@@ -72,8 +88,13 @@ class CardioDataModule(pl.LightningDataModule):
         batch_size: int = 32,
         num_workers: int = 0,
         pin_memory: bool = False,
+        persistent_workers: bool = True,
+        prefetch_factor: int | None = None,
+        multiprocessing_context: str | None = None,
+        fit_max_records: int = 5000,
         modality_dropout: float = 0.0,
         seed: int = 0,
+        purpose: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         unknown = sorted(set(modalities) - set(MODALITIES))
@@ -86,7 +107,7 @@ class CardioDataModule(pl.LightningDataModule):
         bad_tf = sorted(set(transforms or {}) - set(MODALITIES))
         if bad_tf:
             raise ValueError(f"transforms: unknown modalities {bad_tf}")
-        self.data_dir = Path(data_dir)
+        self.data_dir = data_dir if is_uri(data_dir) else Path(data_dir)
         self.modalities = sorted(modalities)
         self.cohort = dict(cohort) if cohort else None
         self.split, self.stratify_on = split, stratify_on
@@ -94,16 +115,28 @@ class CardioDataModule(pl.LightningDataModule):
         self.sites = list(sites) if sites else None
         self.transform_kwargs = {m: dict((transforms or {}).get(m, {})) for m in self.modalities}
         self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
+        self.persistent_workers, self.prefetch_factor = persistent_workers, prefetch_factor
+        self.multiprocessing_context = multiprocessing_context
+        if fit_max_records < 1:
+            raise ValueError(f"fit_max_records must be >= 1, got {fit_max_records}")
+        self.fit_max_records = fit_max_records
         self.modality_dropout, self.seed = modality_dropout, seed
         self.transforms: dict[str, ModalityTransform] = {}
         self.split_indices: dict[str, np.ndarray] = {}
         self.datasets: dict[str, MultimodalDataset] = {}
+        self.purpose = dict(purpose) if purpose else None
+        self.consent_report: Any = None
         self.store: RecordStore | None = None
         self._restored: dict[str, Any] | None = None
+        #: optional ``DataLoader -> DataLoader`` applied to the training loader (DP-SGD installs Poisson sampling)
+        self.train_loader_wrapper: Callable[[DataLoader], DataLoader] | None = None
 
     # ------------------------------------------------------------------ data preparation
     def prepare_data(self) -> None:
-        if (self.data_dir / METADATA_FILE).exists():
+        if is_uri(self.data_dir):  # a store on a filesystem URI is only ever read
+            return
+        meta_file = self.data_dir / METADATA_FILE
+        if meta_file.exists() and (self.cohort is None or self._cached_cohort_matches(meta_file)):
             return
         if self.cohort is None:
             raise FileNotFoundError(f"data_dir: no record store at {self.data_dir} and no cohort to generate")
@@ -113,17 +146,43 @@ class CardioDataModule(pl.LightningDataModule):
         if isinstance(kwargs.get("config"), Mapping):
             kwargs["config"] = CohortConfig(**kwargs["config"])
         log.info("generating synthetic cohort %s into %s", self.cohort, self.data_dir)
-        write_cohort(self.data_dir, **kwargs)
+        write_cohort(self.data_dir, overwrite=meta_file.exists(), **kwargs)
+
+    def _cached_cohort_matches(self, meta_file: Path) -> bool:
+        """Whether the cached store was generated with this cohort's parameters and the current schema."""
+        meta = json.loads(meta_file.read_text())
+        gen = meta.get("generator") or {}
+        wanted = {"n": self.cohort.get("n"), "sites": self.cohort.get("sites", 5), "seed": self.cohort.get("seed", 0)}
+        same = meta.get("schema_version") == SCHEMA_VERSION and all(gen.get(k) == v for k, v in wanted.items())
+        same = same and all(gen.get("config", {}).get(k) == v for k, v in (self.cohort.get("config") or {}).items())
+        if not same:
+            log.warning("cached cohort at %s was generated with other settings or schema; regenerating", self.data_dir)
+        return same
 
     def open_store(self) -> RecordStore:
+        """The store view this run may use: requested columns, sites and (with a purpose) consented records."""
         columns = ["patient_id", "site", "split", "labels"] + [MODALITY_COLUMN[m] for m in self.modalities]
-        return RecordStore(self.data_dir, columns=columns, sites=self.sites)
+        if self.purpose is None:
+            return RecordStore(self.data_dir, columns=columns, sites=self.sites)
+        from nextgen_ml.governance.consent_filter import filter_store
+        from nextgen_ml.governance.duo import ResearchPurpose
+
+        store, self.consent_report = filter_store(self.data_dir, ResearchPurpose(**self.purpose), columns, self.sites)
+        log.info("consent filter: %s", self.consent_report.counts())
+        return store
 
     def setup(self, stage: str | None = None) -> None:
         if self.store is not None:
             return
         self.prepare_data()
         self.store = store = self.open_store()
+        predates = [m for m in self.modalities if MODALITY_COLUMN[m] in getattr(store, "missing_columns", ())]
+        if predates:
+            self.store = None
+            raise ValueError(
+                f"modalities: {predates} requested but the store at {self.data_dir} was written with record schema "
+                f"{store.metadata.get('schema_version')}, which has no such column; re-ingest or regenerate it"
+            )
         if len(store) == 0:
             raise ValueError(f"data_dir: the store at {self.data_dir} has no records for sites {self.sites}")
         restored = self._restored or {}
@@ -133,7 +192,7 @@ class CardioDataModule(pl.LightningDataModule):
                 raise ValueError(f"data_dir: the checkpoint's splits do not fit the store at {self.data_dir}")
         else:
             self.split_indices = self._make_splits(store)
-        train_view = store.subset(self.split_indices["train"])
+        train_view = store.subset(self._fit_sample(self.split_indices["train"]))
         for m in self.modalities:
             cls = TRANSFORMS[m]
             kwargs = dict(self.transform_kwargs[m])
@@ -145,7 +204,8 @@ class CardioDataModule(pl.LightningDataModule):
             if m in restored.get("transforms", {}):
                 transform.load_state_dict(restored["transforms"][m])
             else:
-                transform.fit(train_view.column(cls.column).to_pylist())
+                needs_data = cls.fit is not ModalityTransform.fit
+                transform.fit(train_view.column(cls.column).to_pylist() if needs_data else [])
             self.transforms[m] = transform
         self.datasets = {
             name: MultimodalDataset(store.subset(idx), self.transforms, train=name == "train")
@@ -153,10 +213,18 @@ class CardioDataModule(pl.LightningDataModule):
         }
         log.info("splits: %s", {k: len(v) for k, v in self.split_indices.items()})
 
+    def _fit_sample(self, train_idx: np.ndarray) -> np.ndarray:
+        """At most ``fit_max_records`` of the training indices (seeded, sorted); all of them below the cap."""
+        if len(train_idx) <= self.fit_max_records:
+            return train_idx
+        rng = np.random.default_rng(self.seed)
+        return np.sort(rng.choice(train_idx, self.fit_max_records, replace=False))
+
     def _make_splits(self, store: RecordStore) -> dict[str, np.ndarray]:
         if self.split == "predefined":
             return predefined_split(store.column("split").to_pylist())
-        labels = [None if lab is None else lab.get(self.stratify_on) for lab in store.column("labels").to_pylist()]
+        # only the stratification label is converted to Python (not every record's whole labels struct)
+        labels = pc.struct_field(store.column("labels"), [self.stratify_on]).to_pylist()
         groups = store.column("patient_id").to_pylist()
         if self.split == "site":
             sites = store.column("site").to_pylist()
@@ -198,12 +266,15 @@ class CardioDataModule(pl.LightningDataModule):
             drop_last=False,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
+            persistent_workers=self.persistent_workers and self.num_workers > 0,
+            prefetch_factor=self.prefetch_factor if self.num_workers > 0 else None,
+            multiprocessing_context=self.multiprocessing_context if self.num_workers > 0 else None,
             collate_fn=collate,
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", train=True)
+        loader = self._loader("train", train=True)
+        return loader if self.train_loader_wrapper is None else self.train_loader_wrapper(loader)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", train=False)

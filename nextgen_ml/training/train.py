@@ -12,6 +12,8 @@ from omegaconf import DictConfig, OmegaConf
 
 import nextgen_ml
 from nextgen_ml.training import resolvers  # noqa: F401  (registers ${join:...})
+from nextgen_ml.training.audit import audit_run
+from nextgen_ml.privacy.report import write_privacy_report
 from nextgen_ml.training.factory import as_dict, build_datamodule, build_module, build_trainer
 from nextgen_ml.training.plots import make_plots
 from nextgen_ml.training.predictions import collect_predictions
@@ -81,6 +83,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
             for path in make_plots(type(module.task).__name__, preds, targets, out_dir / "plots", target):
                 log.info("plot: %s", path)
     if trainer.is_global_zero:
+        if cfg.get("audit_log"):
+            audit_run(cfg.audit_log, "train", dm, as_dict(cfg), metrics)
+        metrics.update(write_privacy_report(trainer, out_dir))  # privacy/* entries of a DP run (+ privacy.json)
         write_metrics(out_dir, metrics)
         print_metrics(metrics)
         print(f"outputs: {out_dir}")

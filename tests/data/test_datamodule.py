@@ -110,3 +110,38 @@ def test_state_dict_restores_transforms_and_splits(dm, tiny_store):
 def test_missing_store_without_cohort_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no record store"):
         CardioDataModule(tmp_path / "nothing").setup()
+
+
+def test_consent_filter_runs_before_payloads_and_no_forbidden_record_reaches_a_batch(tiny_store):
+    from nextgen_ml.governance.duo import ConsentCodes, ResearchPurpose, permits
+
+    purpose = {"requester": "alice", "disease": "MONDO:0005267", "methods_development": True, "for_profit": True}
+    dm = CardioDataModule(tiny_store, modalities=["tabular"], batch_size=32, purpose=purpose)
+    dm.setup()
+    report = dm.consent_report
+    assert report.included == len(dm.store) and sum(report.excluded.values()) > 0
+    consents = {}
+    from nextgen_ml.data.store import RecordStore
+
+    for row in RecordStore(tiny_store, columns=["patient_id", "consent"]).table.to_pylist():
+        consents[row["patient_id"]] = row["consent"]
+    seen = 0
+    for loader in (dm.train_dataloader(), dm.val_dataloader(), dm.test_dataloader()):
+        for batch in loader:
+            for i in batch["index"].tolist():
+                pid = loader.dataset.store.row(i)["patient_id"]
+                decision = permits(ConsentCodes.from_dict(consents[pid], where=pid), ResearchPurpose(**purpose))
+                assert decision.allowed, (pid, decision.reason)
+                seen += 1
+    assert seen == report.included
+
+
+def test_cached_cohort_is_regenerated_when_settings_change(tmp_path):
+    cohort = {"n": 40, "sites": 2, "seed": 1, "config": {"ecg_fs_hz": 50.0, "image_size": 32}}
+    dm = CardioDataModule(tmp_path / "c", modalities=["tabular"], cohort=cohort)
+    dm.prepare_data()
+    first = (tmp_path / "c" / "_metadata.json").read_text()
+    CardioDataModule(tmp_path / "c", modalities=["tabular"], cohort=cohort).prepare_data()  # reused
+    assert (tmp_path / "c" / "_metadata.json").read_text() == first
+    CardioDataModule(tmp_path / "c", modalities=["tabular"], cohort={**cohort, "seed": 2}).prepare_data()
+    assert '"seed": 2' in (tmp_path / "c" / "_metadata.json").read_text()

@@ -67,6 +67,20 @@ def test_survival_and_multilabel_runs(make_cfg, experiment, metric, plot):
     assert (Path(cfg.paths.output_dir) / "plots" / plot).exists()
 
 
+def test_consented_run_filters_and_appends_a_verified_audit_entry(make_cfg):
+    from nextgen_ml.governance.audit import AuditLog
+
+    cfg = _fast_dev(make_cfg, ["+experiment=consented_cvd"])
+    train(cfg)
+    train(_fast_dev(make_cfg, []))
+    log = AuditLog(Path(cfg.audit_log))
+    assert log.verify() == 2
+    first, second = (json.loads(line) for line in Path(cfg.audit_log).read_text().splitlines())
+    assert first["kind"] == "train" and first["purpose"]["disease"] == "MONDO:0005267"
+    assert sum(first["counts"]["excluded"].values()) > 0
+    assert second["counts"]["excluded"] == {} and second["prev_hash"] == first["hash"]
+
+
 def test_eval_refuses_a_foreign_checkpoint(make_cfg, tmp_path):
     import torch
 
