@@ -44,6 +44,7 @@ def make_cfg(tiny_store: Path, tmp_path: Path) -> Callable[..., DictConfig]:
             cfg.paths.log_dir = str(tmp_path / "logs")
             if "data" in cfg:
                 cfg.data.data_dir = str(tiny_store)
+                cfg.data.cohort = None  # use the session's store as it is; never regenerate it
         return cfg
 
     return _make
