@@ -46,9 +46,8 @@ def test_every_encoder_config_builds(make_cfg, modality):
 def test_every_group_option_composes(make_cfg, group, tmp_path):
     for option in _group_options(group):
         cfg = make_cfg([f"{group}={option}"])
-        if group == "trainer" and option in ("gpu",):
-            assert cfg.trainer.accelerator == "gpu"  # composes; instantiating needs a GPU
-            continue
+        if group == "trainer" and cfg.trainer.get("accelerator") in ("gpu", "cuda"):
+            continue  # composes; instantiating needs a GPU (scripts/gpu_check.sh runs those)
         if group in ("trainer", "logger", "callbacks"):
             trainer = build_trainer(cfg)
             assert trainer is not None

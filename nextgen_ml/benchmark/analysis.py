@@ -1,0 +1,116 @@
+"""Benchmark statistics over the tidy tables: per-setting means with bootstrap CIs, paired tests against a
+baseline (DeLong for AUROC, paired bootstrap otherwise) with Holm correction, robustness and attribution summaries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nextgen_ml.benchmark.metrics import METRICS
+from nextgen_ml.benchmark.stats import bootstrap_ci, delong_paired, holm, paired_bootstrap
+from nextgen_ml.benchmark.tables import paired_units
+
+
+def summarise(metrics: pd.DataFrame, condition: str = "full", n_boot: int = 1000, alpha: float = 0.05,
+              by: Sequence[str] = ("setting",)) -> pd.DataFrame:
+    """Mean and percentile-bootstrap CI over cells (folds × repeats) per group and metric.
+
+    Returns:
+        Columns ``*by, metric, mean, low, high, n_cells``.
+    """
+    sub = metrics[(metrics["condition"] == condition) & (metrics["site"] == "all")]
+    rows = []
+    for keys, group in sub.groupby([*by, "metric"], sort=False):
+        est, low, high = bootstrap_ci(group["value"].to_numpy(), n_boot=n_boot, alpha=alpha)
+        rows.append({**dict(zip([*by, "metric"], keys, strict=True)), "mean": est, "low": low, "high": high,
+                     "n_cells": int(group["value"].notna().sum())})
+    return pd.DataFrame(rows)
+
+
+def compare_to_baseline(results: Sequence[dict[str, Any]], baseline: str, settings: Sequence[str],
+                        n_boot: int = 1000, alpha: float = 0.05, condition: str = "full") -> pd.DataFrame:
+    """Paired comparison ``setting − baseline`` of every metric on the same folds, Holm-adjusted per metric.
+
+    Returns:
+        Columns ``setting, baseline, metric, method, diff, low, high, p, p_holm, significant, n_folds``.
+    """
+    rows = []
+    for setting in settings:
+        if setting == baseline:
+            continue
+        units = paired_units(results, setting, baseline, condition)
+        if not units:
+            continue
+        for name, metric in METRICS.items():
+            test = (delong_paired(units, alpha) if name == "auroc"
+                    else paired_bootstrap(units, metric.fn, n_boot=n_boot, alpha=alpha))
+            rows.append({"setting": setting, "baseline": baseline, "metric": name, "method": test.method,
+                         "diff": test.estimate, "low": test.low, "high": test.high, "p": test.p_value,
+                         "n_folds": len(units)})
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    table["p_holm"] = np.nan
+    for _, idx in table.groupby("metric").groups.items():
+        table.loc[idx, "p_holm"] = holm(table.loc[idx, "p"].to_numpy())
+    table["significant"] = table["p_holm"] < alpha
+    return table
+
+
+def missing_rate_curve(metrics: pd.DataFrame, metric: str = "auroc", n_boot: int = 1000) -> pd.DataFrame:
+    """Metric vs random test-time missing rate (0 = full) per multimodal setting, with bootstrap CIs."""
+    sub = metrics[(metrics["metric"] == metric) & (metrics["site"] == "all") & (metrics["n_modalities"] > 1)]
+    sub = sub[(sub["condition"] == "full") | sub["condition"].str.startswith("missing:")]
+    sub = sub.assign(rate=sub["condition"].map(lambda c: 0.0 if c == "full" else float(c.split(":")[1])))
+    rows = []
+    for (setting, rate), group in sub.groupby(["setting", "rate"]):
+        est, low, high = bootstrap_ci(group["value"].to_numpy(), n_boot=n_boot)
+        rows.append({"setting": setting, "rate": rate, "mean": est, "low": low, "high": high})
+    return pd.DataFrame(rows)
+
+
+def subset_curve(metrics: pd.DataFrame, metric: str = "auroc") -> pd.DataFrame:
+    """Metric vs number of modalities kept at test time (mean over every subset of that size and every cell)."""
+    sub = metrics[(metrics["metric"] == metric) & (metrics["site"] == "all") & (metrics["n_modalities"] > 1)]
+    sub = sub[(sub["condition"] == "full") | sub["condition"].str.startswith("subset:")]
+    kept = sub.apply(lambda r: r["n_modalities"] if r["condition"] == "full"
+                     else len(r["condition"].split(":")[1].split("+")), axis=1)
+    sub = sub.assign(kept=kept)
+    return sub.groupby(["setting", "kept"])["value"].agg(["mean", "std", "count"]).reset_index()
+
+
+def drop_one_table(metrics: pd.DataFrame, metric: str = "auroc") -> pd.DataFrame:
+    """Change in the metric when one modality is removed at test time (rows settings, columns modalities)."""
+    sub = metrics[(metrics["metric"] == metric) & (metrics["site"] == "all") & (metrics["n_modalities"] > 1)]
+    full = sub[sub["condition"] == "full"].set_index(["setting", "seed", "fold"])["value"]
+    rows = []
+    for _, r in sub[sub["condition"].str.startswith("subset:")].iterrows():
+        kept = r["condition"].split(":")[1].split("+")
+        all_m = r["modalities"].split("+")
+        if len(kept) != len(all_m) - 1:
+            continue
+        dropped = next(m for m in all_m if m not in kept)
+        rows.append({"setting": r["setting"], "dropped": dropped,
+                     "delta": r["value"] - full[(r["setting"], r["seed"], r["fold"])]})
+    if not rows:
+        return pd.DataFrame()
+    return pd.DataFrame(rows).pivot_table(index="setting", columns="dropped", values="delta", aggfunc="mean")
+
+
+def site_missing_table(metrics: pd.DataFrame, metric: str = "auroc") -> pd.DataFrame:
+    """Per-site metric with all modalities vs under the per-site missingness scenario."""
+    sub = metrics[(metrics["metric"] == metric) & metrics["condition"].isin(["full", "site_missing"])
+                  & (metrics["n_modalities"] > 1)]
+    return sub.pivot_table(index=["setting", "site"], columns="condition", values="value", aggfunc="mean")
+
+
+def attribution_summary(attributions: pd.DataFrame) -> pd.DataFrame:
+    """Cohort-level attribution: mean |value| and mean value per setting, method and modality (present rows)."""
+    sub = attributions[attributions["present"]]
+    return (sub.assign(abs_value=sub["value"].abs())
+            .groupby(["setting", "method", "modality"])
+            .agg(mean_abs=("abs_value", "mean"), mean=("value", "mean"), n=("value", "size"))
+            .reset_index())

@@ -1,0 +1,84 @@
+"""One benchmark cell: fit a setting on one fold, then score the test fold under every robustness condition and
+attribute its predictions to modalities. Results are plain JSON (one file per cell)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+import zlib
+from dataclasses import asdict
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+
+from nextgen_ml.benchmark.config import BenchmarkConfig, Setting
+from nextgen_ml.benchmark.data import FoldData
+from nextgen_ml.benchmark.robustness import robustness_logits
+from nextgen_ml.interpret.modalities import leave_one_out, modality_shapley
+from nextgen_ml.tasks.module import MultimodalModule
+from nextgen_ml.tasks.tasks import BinaryTask
+from nextgen_ml.training.factory import build_net
+
+
+def fit_cell(cfg: BenchmarkConfig, setting: Setting, data: FoldData, seed: int, fold: int) -> MultimodalModule:
+    """Train ``setting`` on the fold's training split with a plain Lightning Trainer (no logger/checkpoints)."""
+    pl.seed_everything(seed * 1000 + fold, workers=True, verbose=False)
+    task = BinaryTask(target=cfg.data.target)
+    model_cfg = {"encoder": cfg.model.encoders, "fusion": setting.fusion, "embed_dim": cfg.model.embed_dim,
+                 "head_hidden": cfg.model.head_hidden, "dropout": cfg.model.dropout}
+    net = build_net(model_cfg, setting.modalities, data.modality_specs, task.num_outputs)
+    optimizer = partial(torch.optim.AdamW, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    scheduler = partial(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=cfg.train.max_epochs)
+    module = MultimodalModule(net=net, task=task, optimizer=optimizer, scheduler=scheduler)
+    trainer = pl.Trainer(max_epochs=cfg.train.max_epochs, accelerator=cfg.train.accelerator, devices=1,
+                         logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0)
+    loader = data.train_loader(setting.modalities, setting.modality_dropout, seed=seed * 1000 + fold)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*(val_dataloader|does not have many workers|LeafSpec).*")
+        trainer.fit(module, train_dataloaders=loader)
+    return module
+
+
+def evaluate_cell(cfg: BenchmarkConfig, setting: Setting, module: MultimodalModule, data: FoldData,
+                  sites: np.ndarray, labels: np.ndarray, seed: int, fold: int) -> dict[str, Any]:
+    """Test logits under every condition and (for multimodal settings) per-patient modality attributions."""
+    net = module.net
+    batch = data.test_batch(setting.modalities)
+    logits = robustness_logits(net, batch, sites, cfg.robustness, seed=zlib.crc32(f"{seed}/{fold}".encode()))
+    out: dict[str, Any] = {
+        "index": data.index["test"].tolist(), "site": sites.tolist(), "y": labels.tolist(),
+        "present": {m: batch["mask"][m].tolist() for m in setting.modalities},
+        "logits": {k: v.tolist() for k, v in logits.items()},
+    }
+    if cfg.attribution and len(setting.modalities) > 1:
+        out["shapley"] = {m: v.tolist() for m, v in modality_shapley(net, batch["inputs"], batch["mask"]).items()}
+        out["loo"] = {m: v.tolist() for m, v in leave_one_out(net, batch["inputs"], batch["mask"]).items()}
+    return out
+
+
+def run_cell(cfg: BenchmarkConfig, setting: Setting, data: FoldData, meta: dict[str, Any], labels: np.ndarray,
+             seed: int, fold: int, key: str) -> dict[str, Any]:
+    """Fit and evaluate one cell; returns its JSON-ready result."""
+    start = time.perf_counter()
+    module = fit_cell(cfg, setting, data, seed, fold)
+    fit_s = time.perf_counter() - start
+    sites = meta["site"][data.index["test"]]
+    result = evaluate_cell(cfg, setting, module, data, sites, labels, seed, fold)
+    return {"key": key, "setting": asdict(setting), "seed": seed, "fold": fold,
+            "n_train": int(len(data.index["train"])), "fit_seconds": fit_s,
+            "eval_seconds": time.perf_counter() - start - fit_s, **result}
+
+
+def write_result(path: Path, result: dict[str, Any]) -> None:
+    """Atomically write a cell result (a crash never leaves a half-written, "finished" cell)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(result))
+    tmp.replace(path)

@@ -1,0 +1,199 @@
+"""Benchmark configuration: the grid (settings × repeats × folds) and everything a cell's fit depends on.
+
+Loaded from YAML (``configs/benchmark/default.yaml``) with dotted ``key=value`` overrides (OmegaConf).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from omegaconf import OmegaConf
+
+from nextgen_ml.data.schema import MODALITIES
+
+CV_KINDS: tuple[str, ...] = ("kfold", "site")
+
+
+@dataclass
+class Setting:
+    """One model variant of the grid.
+
+    Args:
+        name: unique label (table rows, figures).
+        fusion: fusion registry name (``concat``, ``late``, ``gated``, ``bottleneck``, ``cross_attention``) or
+            ``{"name": ..., **kwargs}``.
+        modalities: modalities the model sees.
+        modality_dropout: training-time modality dropout (``CardioDataModule(modality_dropout=...)``).
+    """
+
+    name: str
+    fusion: Any
+    modalities: list[str]
+    modality_dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.modalities) - set(MODALITIES))
+        if unknown or not self.modalities:
+            raise ValueError(f"settings[{self.name!r}].modalities: need a non-empty subset of {list(MODALITIES)}, "
+                             f"got {self.modalities}")
+        if not 0.0 <= self.modality_dropout < 1.0:
+            raise ValueError(f"settings[{self.name!r}].modality_dropout must be in [0, 1), got {self.modality_dropout}")
+        self.modalities = sorted(self.modalities)
+
+
+@dataclass
+class DataConfig:
+    """Cohort, target and preprocessing (see ``CardioDataModule``)."""
+
+    data_dir: str = "data/benchmark_n700_k3_s0"
+    cohort: dict[str, Any] | None = field(default_factory=lambda: {
+        "n": 700, "sites": 3, "seed": 0, "config": {"ecg_fs_hz": 100.0, "image_size": 32, "image_frames": 2}})
+    target: str = "mace"
+    transforms: dict[str, dict[str, Any]] = field(default_factory=lambda: {
+        "ecg": {"fs_hz": 100.0, "seconds": None}, "image": {"size": 32, "frames": 2, "augment": False},
+        "text": {"max_len": 48, "vocab_size": 800}})
+    batch_size: int = 32
+
+
+@dataclass
+class ModelConfig:
+    """Encoders (registry name or ``{"name": ..., **kwargs}`` per modality), width and head."""
+
+    encoders: dict[str, Any] = field(default_factory=lambda: {
+        "ecg": {"name": "ecg_xresnet1d_small", "widths": [16, 32, 32, 32]},
+        "image": {"name": "image_resnet18", "widths": [16, 32, 32, 32]},
+        "genomics": {"name": "genomics_variant_embed", "num_heads": 2},
+        "tabular": {"name": "tabular_ft_transformer", "depth": 1, "num_heads": 2},
+        "text": {"name": "text_transformer_small", "depth": 1, "num_heads": 2}})
+    embed_dim: int = 32
+    head_hidden: list[int] = field(default_factory=list)
+    dropout: float = 0.1
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation of every cell (fixed epochs: no early stopping, so no validation set is used)."""
+
+    max_epochs: int = 4
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    accelerator: str = "cpu"
+    threads: int | None = None
+
+
+@dataclass
+class CVConfig:
+    """Cross-validation: ``kfold`` (patient-grouped, stratified, ``k`` folds per repeat; the repeat seed also
+    shuffles the folds) or ``site`` (one fold per held-out site)."""
+
+    kind: str = "kfold"
+    k: int = 5
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+
+    def __post_init__(self) -> None:
+        if self.kind not in CV_KINDS:
+            raise ValueError(f"cv.kind must be one of {CV_KINDS}, got {self.kind!r}")
+        if self.kind == "kfold" and self.k < 2:
+            raise ValueError(f"cv.k must be >= 2, got {self.k}")
+
+
+@dataclass
+class RobustnessConfig:
+    """Test-time missing modalities: every modality subset, random missingness per rate, a per-site scenario."""
+
+    subsets: bool = True
+    missing_rates: list[float] = field(default_factory=lambda: [0.2, 0.4, 0.6, 0.8])
+    site_missing: dict[str, float] = field(default_factory=lambda: {"site_a": 0.0, "site_b": 0.3, "site_c": 0.6})
+
+
+@dataclass
+class ReportConfig:
+    """Statistics and output."""
+
+    baseline: str = "cross_attention"
+    n_boot: int = 1000
+    alpha: float = 0.05
+    figures_prefix: str = "benchmark_"
+
+
+@dataclass
+class BenchmarkConfig:
+    """The whole benchmark. ``settings`` × ``cv.seeds`` × folds = cells (one fit each)."""
+
+    out_dir: str = "outputs/benchmark"
+    settings: list[Setting] = field(default_factory=list)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    cv: CVConfig = field(default_factory=CVConfig)
+    robustness: RobustnessConfig = field(default_factory=RobustnessConfig)
+    attribution: bool = True
+    report: ReportConfig = field(default_factory=ReportConfig)
+
+    def __post_init__(self) -> None:
+        names = [s.name for s in self.settings]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"settings: duplicate names {dupes}")
+        missing = sorted({m for s in self.settings for m in s.modalities} - set(self.model.encoders))
+        if missing:
+            raise ValueError(f"model.encoders: no encoder for modalities {missing}")
+
+    @property
+    def modalities(self) -> list[str]:
+        """Union of the settings' modalities."""
+        return sorted({m for s in self.settings for m in s.modalities})
+
+    def cell_spec(self, setting: Setting, seed: int, fold: int) -> dict[str, Any]:
+        """Everything one cell's result depends on (hashed into its key)."""
+        return {"setting": asdict(setting), "seed": seed, "fold": fold, "data": asdict(self.data),
+                "model": {**asdict(self.model), "encoders": {m: self.model.encoders[m] for m in setting.modalities}},
+                "train": {k: v for k, v in asdict(self.train).items() if k not in ("accelerator", "threads")},
+                "cv": {"kind": self.cv.kind, "k": self.cv.k}, "robustness": asdict(self.robustness),
+                "attribution": self.attribution}
+
+
+def cell_key(spec: dict[str, Any]) -> str:
+    """Stable 16-hex-digit hash of a cell spec."""
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _build(raw: dict[str, Any]) -> BenchmarkConfig:
+    sections = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "cv": CVConfig,
+                "robustness": RobustnessConfig, "report": ReportConfig}
+    unknown = sorted(set(raw) - set(sections) - {"out_dir", "settings", "attribution"})
+    if unknown:
+        raise ValueError(f"benchmark config: unknown keys {unknown}")
+    kwargs: dict[str, Any] = {k: cls(**(raw.get(k) or {})) for k, cls in sections.items()}
+    kwargs["settings"] = [Setting(**s) for s in raw.get("settings") or []]
+    for key in ("out_dir", "attribution"):
+        if key in raw:
+            kwargs[key] = raw[key]
+    return BenchmarkConfig(**kwargs)
+
+
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> BenchmarkConfig:
+    """Read a YAML benchmark config and apply dotted overrides (``train.max_epochs=2``, ``cv.seeds=[0]``).
+
+    Args:
+        path: YAML file; None = the built-in defaults (with no settings).
+        overrides: OmegaConf dotlist overrides.
+    """
+    cfg = OmegaConf.load(path) if path else OmegaConf.create({})
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"overrides: expected key=value, got {item!r}")
+        OmegaConf.update(cfg, key, yaml.safe_load(value), merge=True)  # list items by index: settings.0.fusion=late
+    return _build(OmegaConf.to_container(cfg, resolve=True))
+
+
+def config_dict(cfg: BenchmarkConfig) -> dict[str, Any]:
+    """The config as plain data (written next to the results)."""
+    return asdict(cfg)

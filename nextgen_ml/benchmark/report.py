@@ -1,0 +1,145 @@
+"""``write_report``: tidy tables (CSV + Parquet), statistics, figures and a Markdown report of a benchmark run."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nextgen_ml.benchmark import analysis, plots
+from nextgen_ml.benchmark.config import BenchmarkConfig
+from nextgen_ml.benchmark.runner import collect_results
+from nextgen_ml.benchmark.tables import attribution_table, metrics_table
+
+
+@dataclass
+class Report:
+    """Paths of what :func:`write_report` wrote."""
+
+    markdown: Path
+    tables: dict[str, Path] = field(default_factory=dict)
+    figures: dict[str, Path] = field(default_factory=dict)
+
+
+def _md_table(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
+    if df.empty:
+        return "_(no data)_"
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
+    for _, row in df.iterrows():
+        cells = [format(v, floatfmt) if isinstance(v, float | np.floating) else str(v) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _ci_table(summary: pd.DataFrame) -> pd.DataFrame:
+    if summary.empty:
+        return summary
+    text = summary.assign(value=summary.apply(lambda r: f"{r['mean']:.3f} [{r['low']:.3f}, {r['high']:.3f}]", axis=1))
+    wide = text.pivot(index="setting", columns="metric", values="value")
+    order = summary[summary["metric"] == "auroc"].sort_values("mean", ascending=False)["setting"]
+    wide = wide.loc[[s for s in order if s in wide.index]]
+    n = summary.groupby("setting")["n_cells"].max()
+    return wide.assign(cells=n.loc[wide.index].astype(int)).reset_index()
+
+
+def _comparison_md(comparisons: pd.DataFrame) -> pd.DataFrame:
+    if comparisons.empty:
+        return comparisons
+    out = comparisons.copy()
+    out["diff [95% CI]"] = out.apply(lambda r: f"{r['diff']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]", axis=1)
+    out["p"] = out["p"].map(lambda p: f"{p:.2g}")
+    out["p_holm"] = out["p_holm"].map(lambda p: f"{p:.2g}")
+    return out[["setting", "metric", "method", "diff [95% CI]", "p", "p_holm", "significant", "n_folds"]]
+
+
+def write_report(cfg: BenchmarkConfig, figures_dir: str | Path | None = None,
+                 results: Sequence[dict[str, Any]] | None = None) -> Report:
+    """Analyse the finished cells of ``cfg`` and write ``report.md``, tables and figures under ``cfg.out_dir``.
+
+    Args:
+        cfg: the benchmark config (its grid selects which cell results are read).
+        figures_dir: also copy the figures there (e.g. ``docs/figures``).
+        results: cell results (default: :func:`collect_results`).
+    """
+    out = Path(cfg.out_dir)
+    results = list(collect_results(cfg) if results is None else results)
+    if not results:
+        raise FileNotFoundError(f"out_dir: no finished cells of this benchmark under {out}/cells")
+    rep = cfg.report
+    metrics = metrics_table(results)
+    attributions = attribution_table(results)
+    names = [s.name for s in cfg.settings if s.name in set(metrics["setting"])]
+    if rep.baseline not in names:
+        raise ValueError(f"report.baseline: {rep.baseline!r} has no results; settings with results: {names}")
+    summary = analysis.summarise(metrics, n_boot=rep.n_boot, alpha=rep.alpha)
+    comparisons = analysis.compare_to_baseline(results, rep.baseline, names, n_boot=rep.n_boot, alpha=rep.alpha)
+    rate_curve = analysis.missing_rate_curve(metrics, n_boot=rep.n_boot)
+    subset_curve = analysis.subset_curve(metrics)
+    drop_one = analysis.drop_one_table(metrics)
+    site_table = analysis.site_missing_table(metrics)
+    attr_summary = analysis.attribution_summary(attributions) if not attributions.empty else pd.DataFrame()
+
+    report = Report(markdown=out / "report.md")
+    tables = {"metrics": metrics, "summary": summary, "comparisons": comparisons, "attributions": attributions,
+              "attribution_summary": attr_summary, "missing_rate_curve": rate_curve}
+    for name, df in tables.items():
+        report.tables[name] = out / f"{name}.csv"
+        df.to_csv(report.tables[name], index=False)
+    metrics.to_parquet(out / "metrics.parquet", index=False)
+    if not attributions.empty:
+        attributions.to_parquet(out / "attributions.parquet", index=False)
+
+    fig_dir, prefix = out / "figures", rep.figures_prefix
+    report.figures["ranking"] = plots.ranking_plot(summary, comparisons, "auroc", rep.baseline,
+                                                   fig_dir / f"{prefix}ranking.png")
+    if not rate_curve.empty:
+        report.figures["missing"] = plots.degradation_plot(rate_curve, subset_curve, "auroc",
+                                                           fig_dir / f"{prefix}missing_modalities.png")
+    if not drop_one.empty:
+        report.figures["drop_one"] = plots.drop_one_heatmap(drop_one, "auroc", fig_dir / f"{prefix}drop_one.png")
+    if not attr_summary.empty:
+        report.figures["attribution"] = plots.attribution_bars(attr_summary, fig_dir / f"{prefix}attribution.png")
+        patient_setting = rep.baseline if rep.baseline in set(attributions["setting"]) else attributions["setting"][0]
+        report.figures["patients"] = plots.patient_attribution_plot(
+            attributions, patient_setting, fig_dir / f"{prefix}attribution_patients.png")
+    if figures_dir is not None:
+        Path(figures_dir).mkdir(parents=True, exist_ok=True)
+        for path in report.figures.values():
+            shutil.copy2(path, Path(figures_dir) / path.name)
+
+    fit_s = [r["fit_seconds"] for r in results]
+    n_folds = metrics.groupby("setting")[["seed", "fold"]].apply(lambda g: len(g.drop_duplicates())).max()
+    lines = [
+        "# Fusion benchmark report", "",
+        f"{len(results)} cells: {len(names)} settings, repeats {sorted({r['seed'] for r in results})}, "
+        f"{cfg.cv.kind} CV ({n_folds} fold fits per setting); target `{cfg.data.target}`; "
+        f"{cfg.train.max_epochs} epochs per fit; median fit {np.median(fit_s):.1f} s.", "",
+        "## Test metrics (mean over folds × repeats, 95% percentile-bootstrap CI over cells)", "",
+        _md_table(_ci_table(summary)), "",
+        f"## Paired comparisons against `{rep.baseline}` (same folds; Holm-adjusted per metric)", "",
+        "AUROC: fast DeLong per fold, folds combined within a repeat, repeats averaged with the mean variance "
+        "(conservative). Other metrics: class-stratified paired bootstrap (comonotone across repeats). "
+        "Brier: lower is better, so a negative difference favours the setting.", "",
+        _md_table(_comparison_md(comparisons)), "",
+        "## Missing modalities at test time (AUROC)", "",
+        "Mean Δ AUROC when one modality is removed at test time:", "",
+        _md_table(drop_one.reset_index() if not drop_one.empty else drop_one), "",
+        "AUROC vs random missing rate (each present modality hidden with that probability, one always kept):", "",
+        _md_table(rate_curve.pivot(index="setting", columns="rate", values="mean").reset_index()
+                  if not rate_curve.empty else rate_curve), "",
+        f"Per-site scenario (rates {cfg.robustness.site_missing}):", "",
+        _md_table(site_table.reset_index() if not site_table.empty else site_table), "",
+        "## Modality attribution (first logit; mean |value| over present modalities of test patients)", "",
+        _md_table(attr_summary.pivot_table(index=["setting", "method"], columns="modality", values="mean_abs")
+                  .reset_index() if not attr_summary.empty else attr_summary), "",
+        "## Figures", "",
+    ]
+    lines += [f"![{name}](figures/{path.name})" for name, path in report.figures.items()]
+    report.markdown.write_text("\n".join(lines) + "\n")
+    return report
