@@ -49,7 +49,7 @@ class CardioDataModule(pl.LightningDataModule):
     Args:
         data_dir: store directory. If it holds no store and ``cohort`` is given, a synthetic cohort is written
             there first (and reused by later runs).
-        modalities: modalities to load (any subset of ``ecg, genomics, image, tabular, text``).
+        modalities: modalities to load (any subset of :data:`~nextgen_ml.data.schema.MODALITIES`).
         cohort: keyword arguments for :func:`nextgen_ml.data.cohort.write_cohort` (``n``, ``sites``, ``seed``,
             ``config``), or None.
         split: ``"stratified"`` (patient-grouped, stratified on ``stratify_on``), ``"site"`` (hold out

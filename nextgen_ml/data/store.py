@@ -26,7 +26,8 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from nextgen_ml.data.panel import VariantPanel
-from nextgen_ml.data.schema import RECORD_SCHEMA, SCHEMA_VERSION
+from nextgen_ml.data.schema import COLUMNS_SINCE, RECORD_SCHEMA, SCHEMA_VERSION
+from nextgen_ml.data.store_fs import StoreLocation
 
 METADATA_FILE = "_metadata.json"
 _SUFFIX = {"ipc": ".arrow", "parquet": ".parquet"}
@@ -129,13 +130,26 @@ def write_store(
     return Path(path)
 
 
+def _older(version: str, since: str | None) -> bool:
+    """Whether schema ``version`` predates ``since`` (``None``: the column exists in every version)."""
+    if since is None:
+        return False
+    as_tuple = lambda v: tuple(int(x) for x in v.split(".")[:3] if x.isdigit())  # noqa: E731
+    return as_tuple(version) < as_tuple(since)
+
+
 class RecordStore:
     """Read-only, random-access view of a store.
 
     Args:
-        path: store directory.
+        path: store directory, ``file://`` URI, or any pyarrow/fsspec filesystem URI (``s3://``, ``memory://``
+            ...; see :mod:`nextgen_ml.data.store_fs`: local stores are memory-mapped, remote ones read through
+            the filesystem's random-access files).
         columns: top-level record columns to expose (default: all). Only these are ever read.
         sites: restrict to these sites (default: all).
+
+    A store pickles as its location, columns, sites and view indices (never its data), so DataLoader workers
+    started with ``spawn``/``forkserver`` reopen (re-map) it instead of receiving a copy of the table.
 
     ``len(store)`` is the number of records; ``store.row(i)`` returns record ``i`` as a dict of the
     requested columns; :meth:`take` returns an Arrow table for many indices; :meth:`subset` narrows the
@@ -148,11 +162,11 @@ class RecordStore:
         columns: Sequence[str] | None = None,
         sites: Sequence[str] | None = None,
     ) -> None:
-        self.path = Path(path)
-        meta_file = self.path / METADATA_FILE
-        if not meta_file.exists():
+        self.location = StoreLocation(path)
+        self.path = self.location.path
+        if not self.location.exists(METADATA_FILE):
             raise StoreError(f"{self.path} is not a nextgen_ml store (no {METADATA_FILE})")
-        self.metadata: dict[str, Any] = json.loads(meta_file.read_text())
+        self.metadata: dict[str, Any] = json.loads(self.location.read_text(METADATA_FILE))
         version = self.metadata.get("schema_version", "0")
         if version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
             raise StoreError(
@@ -163,12 +177,15 @@ class RecordStore:
             raise ValueError(f"columns: {sorted(unknown)} are not record fields ({RECORD_SCHEMA.names})")
         self.columns: list[str] = list(columns) if columns else list(RECORD_SCHEMA.names)
         self.format: str = self.metadata.get("format", "ipc")
+        #: requested columns that the store's (older) schema version predates: read as all-null columns
+        self.missing_columns: list[str] = [c for c in self.columns if _older(version, COLUMNS_SINCE.get(c))]
+        self._sites = list(sites) if sites else None
         wanted = set(sites) if sites else None
         tables = []
         for site in sorted(self.metadata["sites"]):
             if wanted is not None and site not in wanted:
                 continue
-            for part in sorted((self.path / f"site={site}").glob("part-*")):
+            for part in self.location.parts(f"site={site}"):
                 tables.append(self._open(part))
         self.table: pa.Table = (
             pa.concat_tables(tables) if tables else RECORD_SCHEMA.empty_table().select(self.columns)
@@ -179,10 +196,23 @@ class RecordStore:
         self._starts = np.cumsum([0] + [b.num_rows for b in self._batches])[:-1]
         self._col = {name: k for k, name in enumerate(self.columns)}
 
-    def _open(self, part: Path) -> pa.Table:
+    def _open(self, part: str) -> pa.Table:
+        present = [c for c in self.columns if c not in self.missing_columns]
         if self.format == "ipc":
-            return ipc.open_file(pa.memory_map(str(part), "r")).read_all().select(self.columns)
-        return pq.read_table(part, columns=self.columns, memory_map=True)
+            table = self.location.open_ipc(part, present)
+        else:
+            table = self.location.open_parquet(part, present)
+        for name in self.missing_columns:  # a column added after the store's schema version: all null
+            field = RECORD_SCHEMA.field(name)
+            table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+        return table.select(self.columns)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.location.uri, "columns": self.columns, "sites": self._sites, "index": self._index}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["path"], columns=state["columns"], sites=state["sites"])
+        self._index = state["index"]
 
     @property
     def panel(self) -> VariantPanel | None:

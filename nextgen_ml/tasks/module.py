@@ -26,6 +26,11 @@ class MultimodalModule(pl.LightningModule):
             ``ReduceLROnPlateau`` monitors ``val/loss``.
 
     Batches are ``{"inputs": {m: Tensor}, "mask": {m: BoolTensor}, "targets": {name: Tensor}, "index": ...}``.
+
+    Training metrics cost nothing per step: each step only keeps its detached logits and targets (a few floats per
+    sample, on the device), and the metric collection is updated once with the whole epoch in
+    :meth:`on_train_epoch_end` (the same values as per-step updates; no per-step metric kernels or host syncs).
+    Validation and test update their metrics per batch (no backward pass to compete with).
     """
 
     def __init__(self, net: nn.Module, task: Any, optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer],
@@ -39,6 +44,10 @@ class MultimodalModule(pl.LightningModule):
         self.train_metrics = metrics.clone(prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
+        self._train_outputs: list[tuple[Tensor, dict[str, Tensor]]] = []
+        #: optional training objective ``(logits, targets) -> scalar`` backpropagated instead of the task loss
+        #: (DP-SGD installs the exact per-sample-loss sum, see nextgen_ml.privacy.objective); logging is unchanged.
+        self.train_objective: Any = None
 
     def stage_metrics(self, stage: str) -> MetricCollection:
         """The metric collection of ``stage`` (``"train"``, ``"val"`` or ``"test"``)."""
@@ -52,10 +61,15 @@ class MultimodalModule(pl.LightningModule):
     def _step(self, batch: dict[str, Any], stage: str) -> Tensor:
         out = self(batch["inputs"], batch["mask"])
         loss = self.task.loss(out["logits"], batch["targets"])
-        self.task.update(self.stage_metrics(stage), out["logits"].detach(), batch["targets"])
+        if stage == "train":  # metrics are updated once per epoch (see the class docstring)
+            self._train_outputs.append((out["logits"].detach(), {k: v.detach() for k, v in batch["targets"].items()}))
+        else:
+            self.task.update(self.stage_metrics(stage), out["logits"].detach(), batch["targets"])
         batch_size = out["logits"].shape[0]
         self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=stage == "val",
                  batch_size=batch_size)
+        if stage == "train" and self.train_objective is not None:
+            return self.train_objective(out["logits"], batch["targets"])
         return loss
 
     def _log_epoch(self, stage: str) -> None:
@@ -69,6 +83,9 @@ class MultimodalModule(pl.LightningModule):
         metrics.reset()
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        if self.train_objective is not None and batch["index"].numel() == 0:
+            # an empty Poisson batch (DP-SGD): no forward, but a zero loss so the noisy optimizer step still happens
+            return self.train_objective.empty_batch_loss()
         return self._step(batch, "train")
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
@@ -77,7 +94,15 @@ class MultimodalModule(pl.LightningModule):
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         return self._step(batch, "test")
 
+    def on_train_epoch_start(self) -> None:
+        self._train_outputs = []
+
     def on_train_epoch_end(self) -> None:
+        if self._train_outputs:
+            logits = torch.cat([o[0] for o in self._train_outputs])  # (N, K) over the epoch
+            targets = {k: torch.cat([o[1][k] for o in self._train_outputs]) for k in self._train_outputs[0][1]}
+            self._train_outputs = []
+            self.task.update(self.train_metrics, logits, targets)
         self._log_epoch("train")
 
     def on_validation_epoch_end(self) -> None:
