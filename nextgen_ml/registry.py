@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from torch import nn
 
-ENCODER_PREFIXES: tuple[str, ...] = ("ecg_", "image_", "genomics_", "tabular_", "text_")
+ENCODER_PREFIXES: tuple[str, ...] = ("ecg_", "image_", "genomics_", "tabular_", "text_", "heart_sound_", "wearable_")
 
 F = TypeVar("F", bound=Callable[..., nn.Module])
 

@@ -9,6 +9,8 @@ Layout of the binary payloads (all little-endian, C order):
 * ``ecg.signal``: ``int16`` microvolts, shape ``(n_leads, n_samples)``.
 * ``image.pixels``: ``image.dtype`` (``uint8``/``uint16``/``int16``/``float32``), shape ``image.shape``:
   ``(frames, H, W)`` for 2D cine, ``(frames, D, H, W)`` for 3D cine.
+* ``heart_sound.signal``: ``int16`` PCM (full scale 32768), shape ``(n_sites, n_samples)``.
+* ``wearable.channels[k].values``: ``float32``, the channel's segments concatenated (see ``docs/record.md``).
 """
 
 from __future__ import annotations
@@ -17,22 +19,30 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
 
 #: Standard 12-lead order used everywhere in the record and the models.
 ECG_LEADS: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 
 #: Modalities a record can hold, in the canonical (sorted) order fusion iterates over.
-MODALITIES: tuple[str, ...] = ("ecg", "genomics", "image", "tabular", "text")
+MODALITIES: tuple[str, ...] = ("ecg", "genomics", "heart_sound", "image", "tabular", "text", "wearable")
 
 #: Record column holding each modality's payload.
 MODALITY_COLUMN: dict[str, str] = {
     "ecg": "ecg",
     "genomics": "genotype",
+    "heart_sound": "heart_sound",
     "image": "image",
     "tabular": "tabular",
     "text": "text",
+    "wearable": "wearable",
 }
+
+#: Auscultation sites (PhysioNet/CirCor 2022 codes): aortic, pulmonic, tricuspid, mitral; "Phc" = other/unknown.
+AUSCULTATION_SITES: tuple[str, ...] = ("AV", "PV", "TV", "MV", "Phc")
+
+#: Record columns added after schema 1.0.0 (a 1.0 store lacks them; ``RecordStore`` exposes them as all-null).
+COLUMNS_SINCE: dict[str, str] = {"heart_sound": "1.1.0", "wearable": "1.1.0"}
 
 # GA4GH DUO codes used by the synthetic cohort (full matching logic lives in nextgen_ml.governance).
 DUO_GRU = "DUO:0000042"  # general research use
@@ -160,6 +170,32 @@ def record_schema() -> pa.Schema:
         ]
     )
     tabular = pa.struct([v.arrow_field() for v in TABULAR_VARIABLES])
+    heart_sound = pa.struct(
+        [
+            pa.field("signal", pa.binary(), nullable=False),  # int16 PCM, (n_sites, n_samples)
+            pa.field("sites", pa.list_(pa.string()), nullable=False),  # auscultation site per row
+            pa.field("fs_hz", pa.float32(), nullable=False),
+            pa.field("n_samples", pa.int32(), nullable=False),
+        ]
+    )
+    wearable_channel = pa.struct(
+        [
+            pa.field("name", pa.string(), nullable=False),  # e.g. heart_rate, hrv_rmssd, activity, ppg
+            pa.field("units", pa.string(), nullable=False),  # UCUM, e.g. "/min", "ms", "1"
+            pa.field("fs_hz", pa.float32(), nullable=False),  # sampling rate inside each segment
+            pa.field("segment_start_s", pa.list_(pa.float64()), nullable=False),  # seconds from the recording start
+            pa.field("segment_length", pa.list_(pa.int32()), nullable=False),  # samples per segment
+            pa.field("values", pa.binary(), nullable=False),  # float32, segments concatenated
+        ]
+    )
+    wearable = pa.struct(
+        [
+            pa.field("channels", pa.list_(wearable_channel), nullable=False),
+            pa.field("duration_s", pa.float64(), nullable=False),  # recording span (gaps included)
+            pa.field("start_hour", pa.float32()),  # local time of day at the start, hours (no date)
+            pa.field("device", pa.string()),
+        ]
+    )
     consent = pa.struct(
         [
             pa.field("codes", pa.list_(pa.string()), nullable=False),  # DUO CURIEs
@@ -186,6 +222,8 @@ def record_schema() -> pa.Schema:
         pa.field("image", image),
         pa.field("genotype", genotype),
         pa.field("text", pa.string()),
+        pa.field("heart_sound", heart_sound),
+        pa.field("wearable", wearable),
         pa.field("labels", labels),
         pa.field("provenance", _provenance_type()),
     ]

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from nextgen_ml.data.codec import decode_ecg, decode_image
+from nextgen_ml.data.codec import decode_ecg, decode_heart_sound, decode_image, decode_wearable_channel
 from nextgen_ml.data.schema import (
     DIAGNOSIS_CLASSES,
     FINDING_CLASSES,
@@ -115,6 +115,10 @@ def validate_record(record: dict[str, Any], panel_size: int | None = None) -> No
         _check_genotype(pid, record["genotype"], panel_size)
     if record.get("labels") is not None:
         _check_labels(pid, record["labels"])
+    if record.get("heart_sound") is not None:
+        check_heart_sound(pid, record["heart_sound"])
+    if record.get("wearable") is not None:
+        check_wearable(pid, record["wearable"])
     # The Arrow conversion catches wrong types the checks above do not look at.
     try:
         pa.Table.from_pylist([record], schema=RECORD_SCHEMA)
@@ -136,3 +140,51 @@ def iter_records(table: pa.Table, batch_size: int = 256) -> Iterable[dict[str, A
     """Rows of a table as Python dicts, converted a batch at a time (bounded memory)."""
     for batch in table.to_batches(max_chunksize=batch_size):
         yield from batch.to_pylist()
+
+
+def check_heart_sound(pid: str, heart_sound: dict[str, Any]) -> None:
+    """Sampling rate > 0, one unique site name per row, signal size = sites x samples."""
+    fs = heart_sound.get("fs_hz")
+    if fs is None or not fs > 0:
+        raise RecordValidationError(pid, "heart_sound.fs_hz", f"sampling rate must be positive, got {fs}")
+    sites = heart_sound.get("sites") or []
+    if not sites or len(set(sites)) != len(sites):
+        raise RecordValidationError(pid, "heart_sound.sites", f"needs unique auscultation site names, got {sites}")
+    if not (heart_sound.get("n_samples") or 0) > 0:
+        raise RecordValidationError(pid, "heart_sound.n_samples", "recording is empty")
+    try:
+        decode_heart_sound(heart_sound)
+    except (ValueError, TypeError) as err:
+        raise RecordValidationError(pid, "heart_sound.signal", str(err)) from None
+
+
+def check_wearable(pid: str, wearable: dict[str, Any]) -> None:
+    """Unique channel names, rates > 0, segment bookkeeping consistent, finite values inside the recording span."""
+    channels = wearable.get("channels") or []
+    names = [c.get("name") for c in channels]
+    if not channels or len(set(names)) != len(names):
+        raise RecordValidationError(pid, "wearable.channels", f"needs unique channel names, got {names}")
+    span = wearable.get("duration_s")
+    if span is None or not span >= 0 or math.isinf(span):
+        raise RecordValidationError(pid, "wearable.duration_s", f"must be a finite span >= 0, got {span}")
+    hour = wearable.get("start_hour")
+    if hour is not None and not 0 <= hour < 24:
+        raise RecordValidationError(pid, "wearable.start_hour", f"must be in [0, 24), got {hour}")
+    for ch in channels:
+        where = f"wearable.channels[{ch.get('name')}]"
+        if ch.get("fs_hz") is None or not ch["fs_hz"] > 0:
+            raise RecordValidationError(pid, f"{where}.fs_hz", f"sampling rate must be positive, got {ch.get('fs_hz')}")
+        if any(n <= 0 for n in ch["segment_length"]):
+            raise RecordValidationError(pid, f"{where}.segment_length", "segments must hold at least one sample")
+        try:
+            times, values = decode_wearable_channel(ch)
+        except (ValueError, TypeError) as err:
+            raise RecordValidationError(pid, f"{where}.values", str(err)) from None
+        if not np.isfinite(values).all():
+            raise RecordValidationError(pid, f"{where}.values", "NaN or infinite values (gaps are between segments)")
+        starts = np.asarray(ch["segment_start_s"], dtype=np.float64)
+        ends = starts + np.asarray(ch["segment_length"]) / ch["fs_hz"]
+        if starts.size and (starts.min() < 0 or (starts[1:] < ends[:-1] - 1e-6).any()):
+            raise RecordValidationError(pid, f"{where}.segment_start_s", "segments must be sorted, >= 0, not overlap")
+        if times.size and times[-1] > span + 1e-3 + 1.0 / ch["fs_hz"]:
+            raise RecordValidationError(pid, f"{where}.segment_start_s", f"samples beyond duration_s={span}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import yaml
 from nextgen_ml.data.schema import DUO_GRU, TABULAR_BY_NAME
 
 #: Per-patient file formats the pipeline can read.
-FILE_FORMATS: tuple[str, ...] = ("dicom", "dicom_image", "dicom_ecg", "wfdb", "nifti", "fhir")
+FILE_FORMATS: tuple[str, ...] = ("dicom", "dicom_image", "dicom_ecg", "wfdb", "nifti", "fhir", "wav", "wearable")
 _EXTENSIONS: dict[str, str] = {
     ".dcm": "dicom",
     ".dicom": "dicom",
@@ -25,6 +25,9 @@ _EXTENSIONS: dict[str, str] = {
     ".nii": "nifti",
     ".nii.gz": "nifti",
     ".json": "fhir",
+    ".wav": "wav",
+    ".csv": "wearable",
+    ".parquet": "wearable",
 }
 
 
@@ -43,6 +46,8 @@ class IngestOptions:
         fhir_absent_means_no: conditions/medications absent from a FHIR bundle count as ``"no"``.
         store_format: ``"ipc"`` or ``"parquet"``.
         chunk_size: patients per store write (bounded memory).
+        heart_sound_fs_hz: resample heart sounds to this rate; None keeps the file's rate (the files of one
+            patient's folder must then agree).
     """
 
     ecg_fs_hz: float = 500.0
@@ -55,17 +60,20 @@ class IngestOptions:
     fhir_absent_means_no: bool = True
     store_format: str = "ipc"
     chunk_size: int = 64
+    heart_sound_fs_hz: float | None = None
 
 
 @dataclass(frozen=True)
 class SourceFile:
-    """One per-patient file: ``path`` (absolute), ``format`` and reader hints (``view``, ``modality``)."""
+    """One per-patient file: ``path`` (absolute), ``format``, reader hints (``view``, ``modality``) and
+    format-specific reader ``options`` (e.g. a wearable export's column map)."""
 
     path: Path
     format: str
     view: str | None = None
     modality: str | None = None
     raw_path: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -158,6 +166,8 @@ def check_options(opts: IngestOptions) -> IngestOptions:
         raise ValueError(f"options.store_format: must be 'ipc' or 'parquet', got {opts.store_format!r}")
     if opts.chunk_size < 1:
         raise ValueError(f"options.chunk_size: must be >= 1, got {opts.chunk_size}")
+    if opts.heart_sound_fs_hz is not None and not opts.heart_sound_fs_hz > 0:
+        raise ValueError(f"options.heart_sound_fs_hz: must be positive, got {opts.heart_sound_fs_hz}")
     if opts.image_max_frames < 1:
         raise ValueError(f"options.image_max_frames: must be >= 1, got {opts.image_max_frames}")
     return opts
@@ -173,7 +183,10 @@ def _source_file(base: Path, raw: Any, where: str) -> SourceFile:
     fmt = raw.get("format") or infer_format(path)
     if fmt not in FILE_FORMATS:
         raise ValueError(f"manifest {where}.format: {fmt!r} is not one of {list(FILE_FORMATS)} (file {rel})")
-    return SourceFile(path, fmt, raw.get("view"), raw.get("modality"), rel)
+    options = raw.get("options") or {}
+    if not isinstance(options, dict):
+        raise ValueError(f"manifest {where}.options: expected a mapping, got {type(options).__name__}")
+    return SourceFile(path, fmt, raw.get("view"), raw.get("modality"), rel, options)
 
 
 def _csv_source(base: Path, raw: dict[str, Any], where: str) -> CsvSource:

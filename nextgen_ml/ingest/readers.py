@@ -67,6 +67,18 @@ def _fhir(src: SourceFile, ctx: ReadContext) -> list[Converted]:
     return [tabular] if text is None else [tabular, text]
 
 
+def _wav(src: SourceFile, ctx: ReadContext) -> list[Converted]:
+    from nextgen_ml.ingest.heart_sound_wav import read_heart_sound_wav
+
+    return [read_heart_sound_wav(src.path, ctx.options, src.raw_path, view=src.view)]
+
+
+def _wearable(src: SourceFile, ctx: ReadContext) -> list[Converted]:
+    from nextgen_ml.ingest.wearable_csv import read_wearable_export
+
+    return [read_wearable_export(src.path, src.options, src.raw_path)]
+
+
 READERS: dict[str, Reader] = {
     "dicom": _dicom,
     "dicom_image": _dicom_image,
@@ -74,4 +86,6 @@ READERS: dict[str, Reader] = {
     "wfdb": _wfdb,
     "nifti": _nifti,
     "fhir": _fhir,
+    "wav": _wav,
+    "wearable": _wearable,
 }

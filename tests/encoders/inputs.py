@@ -48,4 +48,12 @@ def make_input(name: str, b: int = 3, seed: int = 0) -> Tensor | list[str]:
         ids = torch.randint(1, 4096, (b, 24), generator=g)
         ids[0, 10:] = 0  # padding
         return ids
+    if name.startswith("heart_sound_"):
+        return torch.randn(b, 4, 2000, generator=g)  # 4 sites, 2 s at 1 kHz
+    if name.startswith("wearable_"):
+        values = torch.randn(b, 3, 300, generator=g)  # 3 signals, 5 h of 1-min bins
+        observed = (torch.rand(b, 3, 300, generator=g) > 0.3).float()
+        observed[0, :, 60:180] = 0.0  # a 2-hour gap
+        clock = torch.randn(b, 2, 300, generator=g)
+        return torch.cat([values * observed, observed, clock], dim=1)  # (B, 8, T)
     raise KeyError(f"no test input for encoder {name!r}")

@@ -7,8 +7,9 @@ import torch
 from opacus import GradSampleModule
 from opacus.validators import ModuleValidator
 
+from nextgen_ml.data.schema import MODALITIES
 from nextgen_ml.privacy import dp_problems
-from nextgen_ml.registry import create_encoder
+from nextgen_ml.registry import ENCODER_PREFIXES, create_encoder
 from tests.encoders.inputs import encoder_names, make_input
 
 NAMES = encoder_names()
@@ -25,8 +26,8 @@ def _trainable(module: torch.nn.Module) -> list[tuple[str, torch.nn.Parameter]]:
 
 
 def test_every_modality_has_an_encoder() -> None:
-    prefixes = {n.split("_")[0] for n in NAMES}
-    assert prefixes == {"ecg", "image", "genomics", "tabular", "text"}
+    assert {p for p in ENCODER_PREFIXES if any(n.startswith(p) for n in NAMES)} == set(ENCODER_PREFIXES)
+    assert {p[:-1] for p in ENCODER_PREFIXES} == set(MODALITIES)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -10,7 +10,7 @@ import pyarrow as pa
 from nextgen_ml.data.panel import VariantPanel
 
 #: Modalities whose missingness the sites (or ``CohortConfig.missing``) control.
-MISSABLE_MODALITIES: tuple[str, ...] = ("ecg", "image", "genotype", "text", "tabular")
+MISSABLE_MODALITIES: tuple[str, ...] = ("ecg", "image", "genotype", "text", "tabular", "heart_sound", "wearable")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,12 @@ class CohortConfig:
         tabular_missing_scale: multiplies the per-variable tabular missing rates (0 = no missing values).
         genotype_call_missing: fraction of missing calls (NaN dosages) in a present genotype.
         typo_rate: probability that a word of a clinical note carries a typo.
+        heart_sound_fs_hz: phonocardiogram sampling rate in Hz.
+        heart_sound_seconds: phonocardiogram length per auscultation site.
+        wearable_hours: length of the wearable export (minute-level heart rate and activity, 5-min HRV);
+            up to two weeks.
+        wearable_ppg_snippets: PPG snippets per wearable export (0 = none).
+        wearable_ppg_seconds / wearable_ppg_fs_hz: length and sampling rate of one PPG snippet.
     """
 
     ecg_fs_hz: float = 500.0
@@ -45,6 +51,12 @@ class CohortConfig:
     tabular_missing_scale: float = 1.0
     genotype_call_missing: float = 0.01
     typo_rate: float = 0.02
+    heart_sound_fs_hz: float = 2000.0
+    heart_sound_seconds: float = 6.0
+    wearable_hours: float = 24.0
+    wearable_ppg_snippets: int = 3
+    wearable_ppg_seconds: float = 30.0
+    wearable_ppg_fs_hz: float = 25.0
 
     def __post_init__(self) -> None:
         if not self.ecg_fs_hz >= 50:
@@ -64,7 +76,15 @@ class CohortConfig:
                 raise ValueError(f"missing: unknown modality {name!r}, expected one of {MISSABLE_MODALITIES}")
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"missing[{name!r}] must be in [0, 1], got {rate}")
-        for name in ("tabular_missing_scale", "genotype_call_missing", "typo_rate"):
+        if not 500 <= self.heart_sound_fs_hz <= 8000:
+            raise ValueError(f"heart_sound_fs_hz must be in [500, 8000], got {self.heart_sound_fs_hz}")
+        if not 2 <= self.heart_sound_seconds <= 30:
+            raise ValueError(f"heart_sound_seconds must be in [2, 30], got {self.heart_sound_seconds}")
+        if not 1 <= self.wearable_hours <= 24 * 14:
+            raise ValueError(f"wearable_hours must be in [1, 336], got {self.wearable_hours}")
+        if not 5 <= self.wearable_ppg_fs_hz <= 500 or not 5 <= self.wearable_ppg_seconds <= 300:
+            raise ValueError("wearable_ppg_fs_hz must be in [5, 500] and wearable_ppg_seconds in [5, 300]")
+        for name in ("tabular_missing_scale", "genotype_call_missing", "typo_rate", "wearable_ppg_snippets"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 

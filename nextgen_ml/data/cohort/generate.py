@@ -20,26 +20,30 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from nextgen_ml import __version__
-from nextgen_ml.data.codec import encode_ecg, encode_image
+from nextgen_ml.data.codec import encode_ecg, encode_heart_sound, encode_image
 from nextgen_ml.data.cohort.config import Cohort, CohortConfig
 from nextgen_ml.data.cohort.consent import consent_structs
 from nextgen_ml.data.cohort.ecg import synthesize_ecg
 from nextgen_ml.data.cohort.genotype import build_panel, carriers, genotype_structs, polygenic_score, sample_dosages
+from nextgen_ml.data.cohort.heart_sound import synthesize_heart_sounds
 from nextgen_ml.data.cohort.image import frame_schedule, synthesize_cine
-from nextgen_ml.data.cohort.latent import sample_latent
+from nextgen_ml.data.cohort.latent import sample_latent, sample_valves
 from nextgen_ml.data.cohort.outcomes import diagnosis, findings, log_hazard, sample_survival
+from nextgen_ml.data.cohort.sensor_sites import HEART_SOUND_MISSING, HEART_SOUND_NOISE, WEARABLE_MISSING, site_values
+from nextgen_ml.data.cohort.sensor_sites import missing_rates as sensor_missing_rates
 from nextgen_ml.data.cohort.sites import SiteProfile, missing_rates, profile_array, site_profiles
 from nextgen_ml.data.cohort.tabular import tabular_structs
 from nextgen_ml.data.cohort.text import write_notes
+from nextgen_ml.data.cohort.wearable import synthesize_wearables
 from nextgen_ml.data.panel import VariantPanel
 from nextgen_ml.data.schema import RECORD_SCHEMA
 from nextgen_ml.data.store import StoreWriter
 
 BLOCK_SIZE = 100
 GENERATOR = "nextgen_ml.data.cohort"
-#: Independent random streams of a block, one per stage.
+#: Independent random streams of a block, one per stage (new stages are appended: earlier streams stay the same).
 STAGES: tuple[str, ...] = ("sites", "genotype", "latent", "outcomes", "missing", "consent", "tabular", "ecg",
-                           "image", "text")
+                           "image", "text", "valve", "heart_sound", "wearable", "sensor_missing")
 
 
 def _rngs(seed: int, block: int) -> dict[str, np.random.Generator]:
@@ -106,8 +110,12 @@ def generate_block(
     latent["log_hazard"], latent["event_time"], latent["event"] = lp, event_time, event
     present = {m: rng["missing"].random(size) >= missing_rates(profiles, m, site, config.missing)
                for m in ("tabular", "ecg", "image", "genotype", "text")}
+    for m, table in (("heart_sound", HEART_SOUND_MISSING), ("wearable", WEARABLE_MISSING)):
+        present[m] = rng["sensor_missing"].random(size) >= sensor_missing_rates(profiles, site, table, m,
+                                                                                config.missing)
     for m, flag in present.items():
         latent[f"has_{m}"] = flag
+    sample_valves(rng["valve"], latent)
     timer.lap("latent")
 
     consent = consent_structs(rng["consent"], size)
@@ -131,6 +139,15 @@ def generate_block(
     timer.lap("image")
     notes = write_notes(rng["text"], latent, present["text"], config.typo_rate)
     timer.lap("text")
+    sounds = synthesize_heart_sounds(rng["heart_sound"], latent, present["heart_sound"], config.heart_sound_fs_hz,
+                                     config.heart_sound_seconds, site_values(profiles, site, HEART_SOUND_NOISE,
+                                                                             0.03, 0.10))
+    heart_sound = [None if s is None else encode_heart_sound(s[0], config.heart_sound_fs_hz, s[1]) for s in sounds]
+    timer.lap("heart_sound")
+    wearable = synthesize_wearables(rng["wearable"], latent, present["wearable"], config.wearable_hours,
+                                    config.wearable_ppg_snippets, config.wearable_ppg_seconds,
+                                    config.wearable_ppg_fs_hz)
+    timer.lap("wearable")
 
     dx, fx = diagnosis(latent), findings(latent)
     lvef = latent["lvef"].to_numpy()
@@ -148,6 +165,7 @@ def generate_block(
         records.append({
             "patient_id": ids[i], "site": profiles[site[i]].name, "consent": consent[i], "split": None,
             "tabular": tabular[i], "ecg": ecg[i], "image": image[i], "genotype": genotype[i], "text": notes[i],
+            "heart_sound": heart_sound[i], "wearable": wearable[i],
             "labels": {"mace": int(event[i]), "diagnosis": str(dx[i]), "findings": fx[i],
                        "lvef": float(np.round(lvef[i], 1)), "event_time": float(event_time[i]),
                        "event": int(event[i])},

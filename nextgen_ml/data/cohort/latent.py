@@ -119,3 +119,41 @@ def sample_latent(
         "statin": statin, "beta_blocker": beta_blocker, "ace_inhibitor": ace_inhibitor, "anticoagulant": anticoagulant,
         "nyha": nyha, "chest_pain": chest_pain, "family_scd": family_scd, "syncope": syncope,
     })
+
+
+def sample_valves(rng: np.random.Generator, latent: pd.DataFrame) -> pd.DataFrame:
+    """Add valve disease and extra heart sounds to a latent state drawn by :func:`sample_latent` (in place).
+
+    Drawn from their own random stream after everything else, so every earlier latent variable, and so every
+    modality rendered before heart sounds existed, is unchanged. Consistency with the imaging phenotype runs through
+    the conditioning: calcific aortic stenosis is more likely with age, atherosclerotic risk and a thick LV wall
+    (pressure-overload hypertrophy); functional mitral regurgitation with a dilated, poorly contracting LV.
+
+    Args:
+        rng: random generator (the cohort's ``valve`` stream).
+        latent: the latent state; gains ``as_vmax`` (peak aortic jet velocity, m/s), ``aortic_stenosis``
+            (vmax >= 2.5 m/s), ``mitral_regurgitation``, ``mr_grade`` (0-3), ``s3`` (ventricular gallop),
+            ``s4`` (atrial gallop; never in AF) and ``innocent_murmur`` (flow murmur without disease).
+
+    Returns:
+        ``latent``.
+    """
+    n = len(latent)
+    age, wall = latent["age"].to_numpy(), latent["wall_mm"].to_numpy()
+    lvef, lvedd = latent["lvef"].to_numpy(), latent["lvedd_mm"].to_numpy()
+    af, hcm = latent["af"].to_numpy(), latent["hcm"].to_numpy()
+    p_as = _sigmoid(-3.3 + 0.08 * (age - 60) + 0.35 * np.maximum(wall - 10, 0) + 0.25 * latent["athero"].to_numpy()
+                    - 1.5 * hcm)
+    aortic_stenosis = _bern(rng, p_as)
+    severity = np.clip(0.6 + 0.15 * np.maximum(wall - 10, 0) + 0.3 * rng.standard_normal(n), 0.0, 2.5)
+    as_vmax = np.where(aortic_stenosis, 2.5 + severity, np.clip(1.3 + 0.2 * rng.standard_normal(n), 0.9, 2.2))
+    p_mr = _sigmoid(-3.6 + 0.16 * (lvedd - 52) + 0.9 * (lvef < 40) + 0.6 * latent["prior_mi"].to_numpy())
+    mitral = _bern(rng, p_mr)
+    mr_grade = np.where(mitral, 1 + (lvedd > 60).astype(int) + (lvedd > 68).astype(int), 0)
+    s3 = _bern(rng, np.where(lvef < 40, 0.75, np.where(lvedd > 60, 0.3, 0.03)))
+    s4 = ~af & _bern(rng, np.where((wall >= 13) | aortic_stenosis, 0.6, 0.04))
+    innocent = _bern(rng, np.full(n, 0.06))
+    latent["as_vmax"], latent["aortic_stenosis"] = as_vmax, aortic_stenosis
+    latent["mitral_regurgitation"], latent["mr_grade"] = mitral, mr_grade
+    latent["s3"], latent["s4"], latent["innocent_murmur"] = s3, s4, innocent
+    return latent
