@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from govstores import build_store
+from tests.governance.govstores import build_store
 
 
 @pytest.fixture

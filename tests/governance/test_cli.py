@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from govstores import make_record
+from tests.governance.govstores import make_record
 
 from nextgen_ml.cli import main
 from nextgen_ml.governance.audit import AuditLog

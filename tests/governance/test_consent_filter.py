@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from govstores import build_store, make_record
+from tests.governance.govstores import build_store, make_record
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

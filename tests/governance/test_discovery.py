@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from govstores import make_record
+from tests.governance.govstores import make_record
 
 from nextgen_ml.governance.audit import AuditLog
 from nextgen_ml.governance.budget import QueryBudget, QueryBudgetExceeded
