@@ -70,7 +70,8 @@ def test_survival_and_multilabel_runs(make_cfg, experiment, metric, plot):
 def test_consented_run_filters_and_appends_a_verified_audit_entry(make_cfg):
     from nextgen_ml.governance.audit import AuditLog
 
-    cfg = _fast_dev(make_cfg, ["+experiment=consented_cvd"])
+    # a for-profit requester: records with a not-for-profit (NPU) consent must be excluded
+    cfg = _fast_dev(make_cfg, ["+experiment=consented_cvd", "data.purpose.for_profit=true"])
     train(cfg)
     train(_fast_dev(make_cfg, []))
     log = AuditLog(Path(cfg.audit_log))
