@@ -39,18 +39,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=ROOT / "outputs" / "results_table")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--experiments", nargs="*", default=SINGLE + FUSION, help="subset to run (default: all)")
     ap.add_argument("overrides", nargs="*", help="extra Hydra overrides for every run")
     args = ap.parse_args()
     results = {}
-    for name in SINGLE + FUSION:
+    for name in args.experiments:
         metrics, secs = run(name, args.out, args.seed, args.overrides)
         results[name] = {"test/auroc": metrics["test/auroc"], "test/auprc": metrics["test/auprc"],
                          "val/auroc": metrics["val/auroc"], "seconds": secs}
         print(f"{name:<24} test AUROC {metrics['test/auroc']:.3f}  ({secs:.0f} s)", flush=True)
-    best_single = max(SINGLE, key=lambda n: results[n]["test/auroc"])
+    singles = [n for n in SINGLE if n in results] or list(results)
+    best_single = max(singles, key=lambda n: results[n]["test/auroc"])
     print("\n| experiment | modalities | test AUROC | test AUPRC | val AUROC | wall s |")
     print("|---|---|---|---|---|---|")
-    for name in SINGLE + FUSION:
+    for name in results:
         r = results[name]
         mods = name.removesuffix("_only") if name in SINGLE else "all five"
         print(f"| `{name}` | {mods} | {r['test/auroc']:.3f} | {r['test/auprc']:.3f} | {r['val/auroc']:.3f} | "
@@ -60,7 +62,7 @@ def main() -> None:
         "best_single_auroc": results[best_single]["test/auroc"],
         **{f"{n}_auroc": round(results[n]["test/auroc"], 4) for n in results},
         **{f"{n}_gain_vs_best_single": round(results[n]["test/auroc"] - results[best_single]["test/auroc"], 4)
-           for n in FUSION},
+           for n in FUSION if n in results},
     }
     print(json.dumps(summary))
 

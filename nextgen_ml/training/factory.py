@@ -72,7 +72,17 @@ def _instantiate_group(node: DictConfig | None) -> list[Any]:
     return [hydra.utils.instantiate(c) for c in node.values() if c is not None and "_target_" in c]
 
 
+def build_privacy_callbacks(cfg: DictConfig) -> list[pl.Callback]:
+    """``[DPCallback]`` when the ``privacy`` group is enabled (``privacy=dp``), else ``[]``."""
+    node = as_dict(cfg.get("privacy")) or {}
+    if not node.get("enabled", False):
+        return []
+    from nextgen_ml.privacy import DPCallback, DPConfig
+
+    return [DPCallback(DPConfig(**{k: v for k, v in node.items() if k != "enabled"}))]
+
+
 def build_trainer(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> pl.Trainer:
-    callbacks = _instantiate_group(cfg.get("callbacks")) + list(extra_callbacks)
+    callbacks = _instantiate_group(cfg.get("callbacks")) + build_privacy_callbacks(cfg) + list(extra_callbacks)
     loggers = _instantiate_group(cfg.get("logger"))
     return hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)

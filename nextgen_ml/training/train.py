@@ -11,9 +11,9 @@ import lightning.pytorch as pl
 from omegaconf import DictConfig, OmegaConf
 
 import nextgen_ml
+from nextgen_ml.privacy.report import write_privacy_report
 from nextgen_ml.training import resolvers  # noqa: F401  (registers ${join:...})
 from nextgen_ml.training.audit import audit_run
-from nextgen_ml.privacy.report import write_privacy_report
 from nextgen_ml.training.factory import as_dict, build_datamodule, build_module, build_trainer
 from nextgen_ml.training.plots import make_plots
 from nextgen_ml.training.predictions import collect_predictions
@@ -57,6 +57,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     Returns:
         The flat ``stage/metric`` mapping written to ``metrics.json``.
     """
+    if cfg.get("federated") is not None:  # +experiment=federated_5sites: Flower simulation over the sites
+        from nextgen_ml.federated import run_federated
+
+        return run_federated(cfg)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from tests.governance.govstores import make_record
-
 from nextgen_ml.cli import main
 from nextgen_ml.governance.audit import AuditLog
+from tests.governance.govstores import make_record
 
 
 def test_discover_prints_suppressed_table_and_audits(store_factory, capsys) -> None:

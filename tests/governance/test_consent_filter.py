@@ -7,7 +7,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from tests.governance.govstores import build_store, make_record
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +14,7 @@ from nextgen_ml.governance import consent_filter
 from nextgen_ml.governance.audit import AuditLog
 from nextgen_ml.governance.consent_filter import ConsentError, filter_store
 from nextgen_ml.governance.duo import TERMS, ConsentCodes, ResearchPurpose, permits
+from tests.governance.govstores import build_store, make_record
 
 GRU, HMB, DS, POA, NPU, IRB = "DUO:0000042", "DUO:0000006", "DUO:0000007", "DUO:0000011", "DUO:0000045", "DUO:0000021"
 CM, HCM, AF = "MONDO:0004994", "MONDO:0005045", "MONDO:0004981"

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.governance.govstores import make_record
 
 from nextgen_ml.governance.audit import AuditLog
 from nextgen_ml.governance.budget import QueryBudget, QueryBudgetExceeded
 from nextgen_ml.governance.discovery import Catalog, CohortQuery, discover, release, round_count
+from tests.governance.govstores import make_record
 
 
 def _site(store_factory, n_match: int, n_other: int, site: str) -> Path:

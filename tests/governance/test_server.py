@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from tests.governance.govstores import make_record
 
 pytest.importorskip("fastapi")

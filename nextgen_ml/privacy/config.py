@@ -1,0 +1,81 @@
+"""``DPConfig``: every DP-SGD setting of a run, validated once (``configs/privacy/dp.yaml`` mirrors it)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+#: accountant name → numeric code written as ``privacy/accountant`` in metrics.json (which holds numbers only).
+ACCOUNTANT_CODES: dict[str, int] = {"rdp": 0, "prv": 1}
+#: Opacus ``grad_sample_mode`` values this framework trains with.
+GRAD_SAMPLE_MODES: tuple[str, ...] = ("hooks", "functorch", "ghost")
+CLIPPING_MODES: tuple[str, ...] = ("flat", "per_layer")
+
+
+@dataclass(frozen=True)
+class DPConfig:
+    """DP-SGD settings.
+
+    Args:
+        target_epsilon: the ε budget of the whole training run (> 0, finite; for ε = ∞ train with ``privacy=none``).
+        delta: δ; None = ``1 / (10 · N)`` with N the training-set size.
+        max_grad_norm: per-sample clipping bound C (total L2 norm over all parameters).
+        accountant: ``"prv"`` (default, tight) or ``"rdp"``.
+        grad_sample_mode: ``"hooks"``, ``"functorch"`` or ``"ghost"`` (Opacus ghost clipping).
+        clipping: ``"flat"`` (one bound C) or ``"per_layer"`` (C / sqrt(L) for each of the L parameter tensors,
+            so the total norm is still ≤ C).
+        noise_multiplier: fixed σ; None = derived from ``target_epsilon``, the planned steps and the sampling rate.
+        epochs: epochs the noise is calibrated for; None = ``trainer.max_epochs``.
+        max_physical_batch_size: split Poisson (logical) batches into physical batches of at most this many rows
+            (Opacus ``BatchMemoryManager``); None = no split.
+        poisson_sampling: must stay True — ε is only valid for Poisson-sampled batches (False is refused).
+        noise_seed: seed of the noise generator (None = torch's global generator).
+        epsilon_tolerance: precision of the σ search (ε(σ) ∈ [target - tol, target]).
+    """
+
+    target_epsilon: float = 8.0
+    delta: float | None = None
+    max_grad_norm: float = 1.0
+    accountant: str = "prv"
+    grad_sample_mode: str = "hooks"
+    clipping: str = "flat"
+    noise_multiplier: float | None = None
+    epochs: int | None = None
+    max_physical_batch_size: int | None = None
+    poisson_sampling: bool = True
+    noise_seed: int | None = None
+    epsilon_tolerance: float = 0.01
+
+    def __post_init__(self) -> None:
+        if not (self.target_epsilon > 0 and math.isfinite(self.target_epsilon)):
+            raise ValueError(f"privacy.target_epsilon must be finite and > 0, got {self.target_epsilon} "
+                             "(for no privacy use privacy=none)")
+        if self.delta is not None and not 0 < self.delta < 1:
+            raise ValueError(f"privacy.delta must be in (0, 1), got {self.delta}")
+        if self.max_grad_norm <= 0:
+            raise ValueError(f"privacy.max_grad_norm must be > 0, got {self.max_grad_norm}")
+        if self.accountant not in ACCOUNTANT_CODES:
+            raise ValueError(f"privacy.accountant must be one of {sorted(ACCOUNTANT_CODES)}, got {self.accountant!r}")
+        if self.grad_sample_mode not in GRAD_SAMPLE_MODES:
+            raise ValueError(f"privacy.grad_sample_mode must be one of {GRAD_SAMPLE_MODES}, "
+                             f"got {self.grad_sample_mode!r}")
+        if self.clipping not in CLIPPING_MODES:
+            raise ValueError(f"privacy.clipping must be one of {CLIPPING_MODES}, got {self.clipping!r}")
+        if self.clipping == "per_layer" and self.grad_sample_mode == "ghost":
+            raise ValueError("privacy.clipping=per_layer is not available with grad_sample_mode=ghost "
+                             "(ghost clipping clips the total per-sample norm); use flat clipping")
+        if self.noise_multiplier is not None and self.noise_multiplier <= 0:
+            raise ValueError(f"privacy.noise_multiplier must be > 0, got {self.noise_multiplier}")
+        if self.epochs is not None and self.epochs < 1:
+            raise ValueError(f"privacy.epochs must be >= 1, got {self.epochs}")
+        if self.max_physical_batch_size is not None and self.max_physical_batch_size < 1:
+            raise ValueError(f"privacy.max_physical_batch_size must be >= 1, got {self.max_physical_batch_size}")
+        if not self.poisson_sampling:
+            raise ValueError("privacy.poisson_sampling=false is refused: the reported ε assumes Poisson-sampled "
+                             "batches; shuffled fixed-size batches would make it wrong")
+
+    def resolved_delta(self, n_train: int) -> float:
+        """δ for a training set of ``n_train`` records (the configured one, else ``1 / (10 · n_train)``)."""
+        if n_train < 1:
+            raise ValueError(f"the training set is empty (n_train={n_train})")
+        return self.delta if self.delta is not None else 1.0 / (10 * n_train)

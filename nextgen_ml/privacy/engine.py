@@ -1,0 +1,66 @@
+"""Opacus's per-sample-gradient hooks and ``DPOptimizer`` for a net and its optimizer (no module wrapping)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from opacus.grad_sample.utils import prepare_module
+from opacus.optimizers import DPOptimizer, get_optimizer_class
+from torch import nn
+
+from nextgen_ml.privacy.compat import assert_dp_compatible
+from nextgen_ml.privacy.config import DPConfig
+
+
+def make_private_parts(net: nn.Module, optimizer: torch.optim.Optimizer, config: DPConfig, noise_multiplier: float,
+                       expected_batch_size: float) -> tuple[Any, DPOptimizer]:
+    """Attach Opacus hooks to ``net`` and wrap ``optimizer`` for DP-SGD.
+
+    Hooks run with ``loss_reduction="sum"`` (per-sample gradients of each record's own loss); the optimizer
+    clips (flat: total norm ≤ C; per-layer: C / sqrt(L) per parameter tensor), adds N(0, σ²C²) and divides by
+    ``expected_batch_size`` (q·N).
+
+    Args:
+        net: the network (checked with :func:`~nextgen_ml.privacy.compat.assert_dp_compatible`).
+        optimizer: the optimizer over ``net``'s parameters.
+        config: DP settings (mode, clipping, C, noise seed).
+        noise_multiplier: σ.
+        expected_batch_size: q·N, the mean Poisson batch size.
+
+    Returns:
+        ``(hooks, dp_optimizer)``; ``hooks.cleanup()`` detaches Opacus from ``net``.
+    """
+    assert_dp_compatible(net)
+    hook_kwargs: dict[str, Any] = {"batch_first": True, "loss_reduction": "sum"}
+    if config.grad_sample_mode == "ghost":
+        hook_kwargs["max_grad_norm"] = config.max_grad_norm
+    hooks = prepare_module(net, grad_sample_mode=config.grad_sample_mode, wrap_model=False, **hook_kwargs)
+    params = [p for p in net.parameters() if p.requires_grad]
+    max_norm: float | list[float] = config.max_grad_norm
+    if config.clipping == "per_layer":
+        max_norm = [config.max_grad_norm / math.sqrt(len(params))] * len(params)
+    generator = None
+    if config.noise_seed is not None:
+        generator = torch.Generator(device=params[0].device).manual_seed(config.noise_seed)
+    optim_cls = get_optimizer_class(clipping=config.clipping, distributed=False,
+                                    grad_sample_mode=config.grad_sample_mode)
+    dp_optimizer = optim_cls(optimizer, noise_multiplier=noise_multiplier, max_grad_norm=max_norm,
+                             expected_batch_size=expected_batch_size, loss_reduction="mean", generator=generator)
+    return hooks, dp_optimizer
+
+
+def fill_missing_grads(dp_optimizer: DPOptimizer, rows: int, ghost: bool) -> None:
+    """Materialise zero per-sample gradients for parameters that saw no data this step.
+
+    An empty Poisson batch, or a modality absent from every row, leaves some parameters without
+    ``grad_sample`` (hooks/functorch) or ``grad`` (ghost); their per-sample gradient is 0 and Opacus needs it to
+    clip, sum and add the noise all the same.
+    """
+    for p in dp_optimizer.params:
+        if ghost:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+        elif p.grad_sample is None:
+            p.grad_sample = torch.zeros((rows, *p.shape), device=p.device, dtype=p.dtype)

@@ -1,0 +1,32 @@
+"""The run's privacy report: numeric ``privacy/*`` entries for metrics.json and a readable ``privacy.json``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import lightning.pytorch as pl
+
+from nextgen_ml.privacy.callback import DPCallback
+
+
+def find_dp_callback(trainer: pl.Trainer) -> DPCallback | None:
+    """The trainer's :class:`DPCallback`, or None for a non-private run."""
+    return next((c for c in trainer.callbacks if isinstance(c, DPCallback)), None)
+
+
+def write_privacy_report(trainer: pl.Trainer, out_dir: Path) -> dict[str, float]:
+    """Write ``out_dir/privacy.json`` (numbers + accountant name + settings) for a DP run.
+
+    Returns:
+        The numeric ``privacy/*`` entries for metrics.json (empty for a non-private run or one that never fit).
+    """
+    dp = find_dp_callback(trainer)
+    if dp is None or dp.sample_rate is None:
+        return {}
+    metrics = dp.metrics()
+    report = {**metrics, "accountant": dp.config.accountant, "n_train": dp.n_train, "planned_steps": dp.planned,
+              "config": asdict(dp.config)}
+    (Path(out_dir) / "privacy.json").write_text(json.dumps(report, indent=2))
+    return metrics
