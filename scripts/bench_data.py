@@ -29,7 +29,6 @@ from nextgen_ml.data.codec import decode_ecg, decode_image  # noqa: E402
 from nextgen_ml.data.cohort import CohortConfig, generate_cohort  # noqa: E402
 from nextgen_ml.data.store import RecordStore, write_store  # noqa: E402
 
-
 #: what both layouts hold: the hospital side has no heart sounds or wearables in this comparison
 COLUMNS = ["patient_id", "tabular", "ecg", "image", "genotype", "text", "labels"]
 
