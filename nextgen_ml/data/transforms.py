@@ -47,6 +47,16 @@ class ModalityTransform:
         """Restore fitted state saved by :meth:`state_dict`."""
 
 
+def bandpass(band_hz: Sequence[float] | None, fs_hz: float) -> tuple[tuple[float, ...] | None, np.ndarray | None]:
+    """Validated ``(band_hz, sos)`` of a 2nd-order Butterworth band-pass at ``fs_hz`` (``(None, None)`` = off)."""
+    if band_hz is None:
+        return None, None
+    band = tuple(float(b) for b in band_hz)
+    if not 0 < band[0] < band[1] < fs_hz / 2:
+        raise ValueError(f"band_hz {band} must satisfy 0 < low < high < fs_hz/2 = {fs_hz / 2}")
+    return band, sps.butter(2, band, "bandpass", fs=fs_hz, output="sos")
+
+
 class EcgTransform(ModalityTransform):
     """Resample, select leads, band-pass filter, crop and standardise a 12-lead ECG.
 
@@ -67,12 +77,7 @@ class EcgTransform(ModalityTransform):
         band_hz: tuple[float, float] | None = (0.5, 40.0),
     ) -> None:
         self.fs_hz, self.leads, self.seconds = float(fs_hz), list(leads), seconds
-        self.band_hz = tuple(band_hz) if band_hz is not None else None
-        if self.band_hz is not None and not 0 < self.band_hz[0] < self.band_hz[1] < self.fs_hz / 2:
-            raise ValueError(f"band_hz {self.band_hz} must satisfy 0 < low < high < fs_hz/2 = {self.fs_hz / 2}")
-        self._sos = (
-            None if self.band_hz is None else sps.butter(2, self.band_hz, "bandpass", fs=self.fs_hz, output="sos")
-        )
+        self.band_hz, self._sos = bandpass(band_hz, self.fs_hz)
 
     def __call__(self, value: dict[str, Any], record_id: str = "?", train: bool = False) -> np.ndarray:
         x = decode_ecg(value)  # (L_rec, T_rec) mV
@@ -324,12 +329,7 @@ class HeartSoundTransform(ModalityTransform):
         self.fs_hz, self.seconds, self.sites = float(fs_hz), float(seconds), list(sites)
         if not self.sites or len(set(self.sites)) != len(self.sites):
             raise ValueError(f"sites must be unique and non-empty, got {self.sites}")
-        self.band_hz = tuple(band_hz) if band_hz is not None else None
-        if self.band_hz is not None and not 0 < self.band_hz[0] < self.band_hz[1] < self.fs_hz / 2:
-            raise ValueError(f"band_hz {self.band_hz} must satisfy 0 < low < high < fs_hz/2 = {self.fs_hz / 2}")
-        self._sos = (
-            None if self.band_hz is None else sps.butter(2, self.band_hz, "bandpass", fs=self.fs_hz, output="sos")
-        )
+        self.band_hz, self._sos = bandpass(band_hz, self.fs_hz)
 
     def __call__(self, value: dict[str, Any], record_id: str = "?", train: bool = False) -> np.ndarray:
         audio = decode_heart_sound(value).astype(np.float64)  # (S_rec, N_rec) in [-1, 1)
