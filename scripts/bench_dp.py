@@ -130,18 +130,30 @@ def main() -> None:
             except Exception as err:  # a mode Opacus cannot run for this encoder is reported, not hidden
                 print(f"{name} {v}: {type(err).__name__}: {str(err)[:120]}", file=sys.stderr)
         times: dict[str, list[float]] = {v: [] for v in steps}
+        failed: dict[str, str] = {}
         for _ in range(args.repeats):
             for v, step in steps.items():
+                if v in failed:
+                    continue
                 t0 = time.perf_counter()
-                step()
+                try:
+                    step()
+                except Exception as err:  # e.g. ghost clipping refusing a module used twice per forward
+                    failed[v] = f"{type(err).__name__}: {str(err)[:100]}"
+                    print(f"{name} {v}: {failed[v]}", file=sys.stderr)
+                    continue
                 times[v].append(time.perf_counter() - t0)
+        steps = {v: s for v, s in steps.items() if v not in failed}
         base = statistics.median(times["non_dp"])
         results[name] = {}
         for v in steps:
             med = statistics.median(times[v])
             entry = {"step_ms": 1000 * med, "ratio": med / base}
             if not args.no_memory:
-                entry["peak_mb"] = peak_memory_mb(name, v, args.batch)
+                try:
+                    entry["peak_mb"] = peak_memory_mb(name, v, args.batch)
+                except subprocess.CalledProcessError as err:
+                    print(f"{name} {v}: memory run failed: {err.stderr.strip().splitlines()[-1]}", file=sys.stderr)
             results[name][v] = entry
         dp_modes = [v for v in steps if v != "non_dp"]
         results[name]["best_mode"] = {"mode": min(dp_modes, key=lambda v: results[name][v]["ratio"])} if dp_modes \

@@ -13,7 +13,10 @@ from nextgen_ml.registry import create_encoder, create_fusion, list_fusions
 from tests.encoders.inputs import encoder_names, make_input
 
 HEAVY = {"image_densenet121", "image_timm_efficientnet_b0", "image_timm_resnet18", "image_resnet18"}
-ENCODERS = [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n for n in encoder_names()]
+#: (encoder, mode): hooks for every encoder (heavy backbones in the slow suite), functorch (slow) for the light
+#: ones — the heavy image backbones run the same conv/GroupNorm/Linear samplers already checked under hooks.
+CASES = [pytest.param(n, "hooks", marks=pytest.mark.slow) if n in HEAVY else (n, "hooks") for n in encoder_names()]
+CASES += [pytest.param(n, "functorch", marks=pytest.mark.slow) for n in encoder_names() if n not in HEAVY]
 B = 3
 
 
@@ -51,8 +54,7 @@ def _assert_matches_loop(model: nn.Module, run, mode: str, rows: int = B) -> Non
             torch.testing.assert_close(got / scale, ref / scale, rtol=0, atol=1e-6, msg=lambda m, w=where: f"{w}: {m}")
 
 
-@pytest.mark.parametrize("mode", ["hooks", pytest.param("functorch", marks=pytest.mark.slow)])
-@pytest.mark.parametrize("name", ENCODERS)
+@pytest.mark.parametrize(("name", "mode"), CASES)
 def test_encoder_per_sample_gradients_match_a_per_example_loop(name: str, mode: str) -> None:
     torch.manual_seed(0)
     # float64: GroupNorm over near-constant groups makes float32 batched-vs-single sums differ by a few percent
