@@ -15,18 +15,17 @@ from torch.utils.data import DataLoader
 
 from nextgen_ml.data.dataset import Collate, MultimodalDataset
 from nextgen_ml.data.schema import MODALITIES, MODALITY_COLUMN, SCHEMA_VERSION
+from nextgen_ml.data.sensor_transforms import HeartSoundTransform, WearableTransform
 from nextgen_ml.data.splits import predefined_split, site_held_out_split, stratified_group_split
 from nextgen_ml.data.store import METADATA_FILE, RecordStore
 from nextgen_ml.data.store_fs import is_uri
 from nextgen_ml.data.transforms import (
     EcgTransform,
     GenomicsTransform,
-    HeartSoundTransform,
     ImageTransform,
     ModalityTransform,
     TabularTransform,
     TextTransform,
-    WearableTransform,
 )
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Wearable encoder for long, gappy sequences: ``(B, 2C + K, T)`` → windows → transformer with a gap mask.
 
-Input rows (see :class:`nextgen_ml.data.transforms.WearableTransform`): ``C`` standardised signals, their ``C``
+Input rows (see :class:`nextgen_ml.data.sensor_transforms.WearableTransform`): ``C`` standardised signals, their ``C``
 observation-mask rows (1 observed, 0 gap) and ``K`` always-observed covariates (time of day). The sequence is cut
 into windows of ``window`` bins (zero-padded at the end, padding counts as gap); each window is embedded by an MLP
 over its flattened values, masks and covariates, plus a sinusoidal position of the window. A learned summary token

@@ -24,8 +24,8 @@ from nextgen_ml.data.codec import (
 from nextgen_ml.data.cohort import CohortConfig, generate_cohort
 from nextgen_ml.data.datamodule import CardioDataModule
 from nextgen_ml.data.schema import MODALITIES, MODALITY_COLUMN, RECORD_SCHEMA, SCHEMA_VERSION
+from nextgen_ml.data.sensor_transforms import HeartSoundTransform, WearableTransform
 from nextgen_ml.data.store import METADATA_FILE, RecordStore
-from nextgen_ml.data.transforms import HeartSoundTransform, WearableTransform
 from nextgen_ml.data.validate import RecordValidationError, validate_record, validate_table
 from nextgen_ml.models.builder import build_multimodal_net
 from nextgen_ml.privacy import assert_dp_compatible

@@ -14,8 +14,8 @@ import yaml
 from scipy import signal as sps
 
 from nextgen_ml.data.codec import decode_heart_sound, decode_wearable_channel
+from nextgen_ml.data.sensor_transforms import WearableTransform
 from nextgen_ml.data.store import RecordStore
-from nextgen_ml.data.transforms import WearableTransform
 from nextgen_ml.data.validate import validate_record
 from nextgen_ml.ingest.deid import KEY_ENV, Pseudonymiser
 from nextgen_ml.ingest.errors import IngestError
