@@ -16,7 +16,6 @@ PRIVACY_KEYS = {"privacy/epsilon", "privacy/delta", "privacy/noise_multiplier", 
                 "privacy/steps", "privacy/accountant"}
 
 
-@pytest.mark.slow  # the default all-modality model (ResNet-18 per-sample gradients): ~20-80 s on 2 shared cores
 def test_fast_dev_dp_run_of_the_default_config_writes_privacy_metrics(make_dp_cfg):
     cfg = make_dp_cfg(["privacy.accountant=prv"])
     with open_dict(cfg):
