@@ -43,3 +43,29 @@ class BackboneEncoder(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_tokens(x).mean(1)  # (B, D)
+
+
+def sequence_encoder(
+    name: str, backbone: nn.Module, in_channels: int, embed_dim: int, max_tokens: int, expected: str
+) -> BackboneEncoder:
+    """A 1D-CNN ``backbone`` over ``(B, C, T)`` whose last feature map becomes at most ``max_tokens`` tokens.
+
+    Args:
+        name: registry name (used in error messages).
+        backbone: module with ``out_channels``, ``(B, C, T) -> (B, C', T')``.
+        in_channels: expected ``C``.
+        embed_dim: token and output width ``D``.
+        max_tokens: cap on the number of time tokens (adaptive pooling).
+        expected: human-readable expected input shape, e.g. ``"(B, L=12, T)"``.
+    """
+    from nextgen_ml.layers.tokens import FeatureMapTokens
+
+    return BackboneEncoder(
+        name,
+        backbone,
+        FeatureMapTokens(backbone.out_channels, embed_dim, max_tokens=max_tokens),
+        embed_dim,
+        expected=expected,
+        ndim=3,
+        in_channels=in_channels,
+    )

@@ -7,24 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torch import nn
-
-from nextgen_ml.encoders.backbone import BackboneEncoder
+from nextgen_ml.encoders.backbone import BackboneEncoder, sequence_encoder
 from nextgen_ml.encoders.ecg_blocks import InceptionTime1d, XResNet1d
-from nextgen_ml.layers.tokens import FeatureMapTokens
 from nextgen_ml.registry import register_encoder
-
-
-def _ecg_encoder(name: str, backbone: nn.Module, in_channels: int, embed_dim: int, max_tokens: int) -> BackboneEncoder:
-    return BackboneEncoder(
-        name,
-        backbone,
-        FeatureMapTokens(backbone.out_channels, embed_dim, max_tokens=max_tokens),
-        embed_dim,
-        expected=f"(B, L={in_channels}, T)",
-        ndim=3,
-        in_channels=in_channels,
-    )
 
 
 @register_encoder
@@ -47,7 +32,9 @@ def ecg_xresnet1d_small(
         max_tokens: cap on the number of time tokens (longer maps are average-pooled).
     """
     backbone = XResNet1d(in_channels, layers, widths, kernel=kernel)
-    return _ecg_encoder("ecg_xresnet1d_small", backbone, in_channels, embed_dim, max_tokens)
+    return sequence_encoder(
+        "ecg_xresnet1d_small", backbone, in_channels, embed_dim, max_tokens, expected=f"(B, L={in_channels}, T)"
+    )
 
 
 @register_encoder
@@ -61,7 +48,9 @@ def ecg_xresnet1d_base(
 ) -> BackboneEncoder:
     """xresnet1d with bottleneck blocks (expansion 4; ≈3 M parameters). Args as :func:`ecg_xresnet1d_small`."""
     backbone = XResNet1d(in_channels, layers, widths, kernel=kernel, expansion=4)
-    return _ecg_encoder("ecg_xresnet1d_base", backbone, in_channels, embed_dim, max_tokens)
+    return sequence_encoder(
+        "ecg_xresnet1d_base", backbone, in_channels, embed_dim, max_tokens, expected=f"(B, L={in_channels}, T)"
+    )
 
 
 @register_encoder
@@ -84,4 +73,6 @@ def ecg_inception_small(
         max_tokens: cap on the number of time tokens (the map has full length T; it is average-pooled).
     """
     backbone = InceptionTime1d(in_channels, depth, n_filters, kernels)
-    return _ecg_encoder("ecg_inception_small", backbone, in_channels, embed_dim, max_tokens)
+    return sequence_encoder(
+        "ecg_inception_small", backbone, in_channels, embed_dim, max_tokens, expected=f"(B, L={in_channels}, T)"
+    )

@@ -13,8 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from nextgen_ml.encoders.backbone import BackboneEncoder
-from nextgen_ml.layers.tokens import FeatureMapTokens
+from nextgen_ml.encoders.backbone import BackboneEncoder, sequence_encoder
 from nextgen_ml.registry import register_encoder
 
 
@@ -94,18 +93,6 @@ class LogMelCNN(nn.Module):
         return self.net(self.front(x)).mean(2)  # (B, C, M', T') → (B, C, T')
 
 
-def _encoder(name: str, backbone: nn.Module, in_channels: int, embed_dim: int, max_tokens: int) -> BackboneEncoder:
-    return BackboneEncoder(
-        name,
-        backbone,
-        FeatureMapTokens(backbone.out_channels, embed_dim, max_tokens=max_tokens),
-        embed_dim,
-        expected=f"(B, S={in_channels}, N)",
-        ndim=3,
-        in_channels=in_channels,
-    )
-
-
 @register_encoder
 def heart_sound_logmel_cnn(
     embed_dim: int = 128,
@@ -133,7 +120,9 @@ def heart_sound_logmel_cnn(
     """
     front = LogMel(fs_hz, n_fft, win_ms, hop_ms, n_mels, fmin_hz)
     backbone = LogMelCNN(front, in_channels, widths, kernel)
-    return _encoder("heart_sound_logmel_cnn", backbone, in_channels, embed_dim, max_tokens)
+    return sequence_encoder(
+        "heart_sound_logmel_cnn", backbone, in_channels, embed_dim, max_tokens, expected=f"(B, S={in_channels}, N)"
+    )
 
 
 @register_encoder
@@ -156,4 +145,6 @@ def heart_sound_cnn1d(
         max_tokens: cap on the number of time tokens.
     """
     backbone = WaveformCNN(in_channels, widths, kernel, strides)
-    return _encoder("heart_sound_cnn1d", backbone, in_channels, embed_dim, max_tokens)
+    return sequence_encoder(
+        "heart_sound_cnn1d", backbone, in_channels, embed_dim, max_tokens, expected=f"(B, S={in_channels}, N)"
+    )
