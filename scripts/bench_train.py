@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import json
 import os
 import platform
@@ -102,13 +103,19 @@ def prepare_net(cfg: DictConfig, dm: CardioDataModule, channels_last: bool, comp
     return torch.compile(net) if compile_net else net
 
 
-def run_loop(cfg: DictConfig, dm: CardioDataModule, steps: int, device: str, channels_last: bool = False,
-             compile_net: bool = False) -> float:
+def reset(net: torch.nn.Module, initial: dict[str, torch.Tensor]) -> torch.nn.Module:
+    """Put the shared net back to its initial weights (one net for every run: ``torch.compile`` compiles once)."""
+    net.load_state_dict(initial)
+    return net
+
+
+def run_loop(cfg: DictConfig, dm: CardioDataModule, net: torch.nn.Module, initial: dict[str, torch.Tensor],
+             steps: int, device: str) -> float:
     """Train with a minimal hand-written loop; returns seconds for ``steps`` steps."""
     dev = torch.device(device)
     torch.use_deterministic_algorithms(bool(cfg.trainer.get("deterministic", False)))
     task = build_task(cfg)
-    net = prepare_net(cfg, dm, channels_last, compile_net).to(dev).train()
+    net = reset(net, initial).to(dev).train()
     optimizer = hydra.utils.instantiate(cfg.optimizer)(net.parameters())
     scheduler = hydra.utils.instantiate(cfg.scheduler)(optimizer) if cfg.get("scheduler") else None
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" and "bf16" in
@@ -132,8 +139,8 @@ def run_loop(cfg: DictConfig, dm: CardioDataModule, steps: int, device: str, cha
     return time.perf_counter() - t0
 
 
-def run_framework(cfg: DictConfig, dm: CardioDataModule, steps: int, channels_last: bool = False,
-                  compile_net: bool = False) -> float:
+def run_framework(cfg: DictConfig, dm: CardioDataModule, net: torch.nn.Module, initial: dict[str, torch.Tensor],
+                  steps: int) -> float:
     """Train through ``MultimodalModule`` + the configured Trainer (callbacks, logger); returns seconds."""
     with tempfile.TemporaryDirectory() as out, open_dict(cfg):
         cfg.paths.output_dir = out
@@ -141,7 +148,7 @@ def run_framework(cfg: DictConfig, dm: CardioDataModule, steps: int, channels_la
         cfg.trainer.default_root_dir = out
         torch.manual_seed(cfg.seed)
         module = build_module(cfg, dm)
-        module.net = prepare_net(cfg, dm, channels_last, compile_net)
+        module.net = reset(net, initial)
         trainer = build_trainer(cfg)
         dev = torch.device("cuda" if cfg.trainer.accelerator == "gpu" else "cpu")
         t0 = time.perf_counter()
@@ -209,16 +216,17 @@ def main() -> None:
         dm.setup()
         n_train = len(dm.split_indices["train"])
         samples = samples_for_steps(n_train, args.batch_size, args.steps)
-        opts = {"channels_last": args.channels_last, "compile_net": args.compile}
+        net = prepare_net(cfg, dm, args.channels_last, args.compile)
+        initial = copy.deepcopy(net.state_dict())
 
         # warm-up (allocator, lazy imports, compile) outside the timed rounds
-        run_loop(cfg, dm, min(2, args.steps), args.device, **opts)
+        run_loop(cfg, dm, net, initial, min(2, args.steps), args.device)
         times: dict[str, list[float]] = {"framework": [], "loop": []}
         loader: dict[int, list[float]] = {w: [] for w in args.loader_workers}
         loader_batches = max(4, min(args.steps, 2 * -(-n_train // args.batch_size)))
         for _ in range(args.repeats):
-            times["framework"].append(run_framework(cfg, dm, args.steps, **opts))
-            times["loop"].append(run_loop(cfg, dm, args.steps, args.device, **opts))
+            times["framework"].append(run_framework(cfg, dm, net, initial, args.steps))
+            times["loop"].append(run_loop(cfg, dm, net, initial, args.steps, args.device))
             for w in args.loader_workers:
                 dm.num_workers = w
                 loader[w].append(loader_records_per_s(dm, loader_batches))

@@ -3,7 +3,7 @@ baseline (DeLong for AUROC, paired bootstrap otherwise) with Holm correction, ro
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -11,22 +11,26 @@ import pandas as pd
 
 from nextgen_ml.benchmark.metrics import METRICS
 from nextgen_ml.benchmark.stats import bootstrap_ci, delong_paired, holm, paired_bootstrap
-from nextgen_ml.benchmark.tables import paired_units
+from nextgen_ml.benchmark.tables import COVERED, paired_units
 
 
 def summarise(metrics: pd.DataFrame, condition: str = "full", n_boot: int = 1000, alpha: float = 0.05,
-              by: Sequence[str] = ("setting",)) -> pd.DataFrame:
+              by: Sequence[str] = ("setting",), site: str = "all") -> pd.DataFrame:
     """Mean and percentile-bootstrap CI over cells (folds × repeats) per group and metric.
 
+    Args:
+        site: row group of the metrics table: ``all``, a site name or ``covered`` (rows where the setting's
+            modalities are present).
+
     Returns:
-        Columns ``*by, metric, mean, low, high, n_cells``.
+        Columns ``*by, metric, mean, low, high, n_cells, n_rows`` (``n_rows``: mean test rows per cell).
     """
-    sub = metrics[(metrics["condition"] == condition) & (metrics["site"] == "all")]
+    sub = metrics[(metrics["condition"] == condition) & (metrics["site"] == site)]
     rows = []
     for keys, group in sub.groupby([*by, "metric"], sort=False):
         est, low, high = bootstrap_ci(group["value"].to_numpy(), n_boot=n_boot, alpha=alpha)
         rows.append({**dict(zip([*by, "metric"], keys, strict=True)), "mean": est, "low": low, "high": high,
-                     "n_cells": int(group["value"].notna().sum())})
+                     "n_cells": int(group["value"].notna().sum()), "n_rows": float(group["n"].mean())})
     return pd.DataFrame(rows)
 
 
@@ -35,21 +39,57 @@ def compare_to_baseline(results: Sequence[dict[str, Any]], baseline: str, settin
     """Paired comparison ``setting − baseline`` of every metric on the same folds, Holm-adjusted per metric.
 
     Returns:
-        Columns ``setting, baseline, metric, method, diff, low, high, p, p_holm, significant, n_folds``.
+        Columns ``setting, baseline, rows, metric, method, diff, low, high, p, p_holm, significant, n_folds``.
+    """
+    pairs = [(setting, baseline, None) for setting in settings if setting != baseline]
+    return compare_pairs(results, pairs, n_boot=n_boot, alpha=alpha, condition=condition)
+
+
+def modality_gain_pairs(settings: Mapping[str, Sequence[str]], pairs: Sequence[Sequence[str]]
+                        ) -> list[tuple[str, str, str | None]]:
+    """Expand ``(setting, reference)`` pairs into comparisons on every test row and, for each modality the
+    setting adds to its reference, on the rows where that modality is present.
+
+    Args:
+        settings: setting name → its modalities.
+        pairs: ``(setting, reference)`` names; the setting's modalities must include the reference's.
+    """
+    out: list[tuple[str, str, str | None]] = []
+    for setting, reference in pairs:
+        unknown = sorted({setting, reference} - set(settings))
+        if unknown:
+            raise ValueError(f"report.gains: unknown settings {unknown}; settings: {sorted(settings)}")
+        added = sorted(set(settings[setting]) - set(settings[reference]))
+        if not added or not set(settings[reference]) <= set(settings[setting]):
+            raise ValueError(f"report.gains: {setting!r} must add modalities to {reference!r}, "
+                             f"got {list(settings[setting])} vs {list(settings[reference])}")
+        out += [(setting, reference, None)] + [(setting, reference, m) for m in added]
+    return out
+
+
+def compare_pairs(results: Sequence[dict[str, Any]], pairs: Sequence[tuple[str, str, str | None]],
+                  n_boot: int = 1000, alpha: float = 0.05, condition: str = "full") -> pd.DataFrame:
+    """Paired comparisons ``setting − reference`` on the same folds, Holm-adjusted per metric.
+
+    Args:
+        pairs: ``(setting, reference, where_present)``; ``where_present`` restricts the test rows to those where
+            that modality is present (None: every row).
+
+    Returns:
+        Columns ``setting, baseline, rows, metric, method, diff, low, high, p, p_holm, significant, n_folds``
+        (``rows``: ``all`` or ``<modality> present``).
     """
     rows = []
-    for setting in settings:
-        if setting == baseline:
-            continue
-        units = paired_units(results, setting, baseline, condition)
+    for setting, reference, where in pairs:
+        units = paired_units(results, setting, reference, condition, where_present=where)
         if not units:
             continue
         for name, metric in METRICS.items():
             test = (delong_paired(units, alpha) if name == "auroc"
                     else paired_bootstrap(units, metric.fn, n_boot=n_boot, alpha=alpha))
-            rows.append({"setting": setting, "baseline": baseline, "metric": name, "method": test.method,
-                         "diff": test.estimate, "low": test.low, "high": test.high, "p": test.p_value,
-                         "n_folds": len(units)})
+            rows.append({"setting": setting, "baseline": reference, "rows": "all" if where is None
+                         else f"{where} present", "metric": name, "method": test.method, "diff": test.estimate,
+                         "low": test.low, "high": test.high, "p": test.p_value, "n_folds": len(units)})
     table = pd.DataFrame(rows)
     if table.empty:
         return table
@@ -103,7 +143,7 @@ def drop_one_table(metrics: pd.DataFrame, metric: str = "auroc") -> pd.DataFrame
 def site_missing_table(metrics: pd.DataFrame, metric: str = "auroc") -> pd.DataFrame:
     """Per-site metric with all modalities vs under the per-site missingness scenario."""
     sub = metrics[(metrics["metric"] == metric) & metrics["condition"].isin(["full", "site_missing"])
-                  & (metrics["n_modalities"] > 1)]
+                  & (metrics["n_modalities"] > 1) & (metrics["site"] != COVERED)]
     return sub.pivot_table(index=["setting", "site"], columns="condition", values="value", aggfunc="mean")
 
 

@@ -120,6 +120,9 @@ class ReportConfig:
     n_boot: int = 1000
     alpha: float = 0.05
     figures_prefix: str = "benchmark_"
+    #: ``[setting, reference]`` pairs where ``setting`` adds modalities to ``reference``: the report tests the
+    #: gain on every test row and on the rows where each added modality is present
+    gains: list[list[str]] = field(default_factory=list)
 
 
 @dataclass
@@ -144,6 +147,10 @@ class BenchmarkConfig:
         missing = sorted({m for s in self.settings for m in s.modalities} - set(self.model.encoders))
         if missing:
             raise ValueError(f"model.encoders: no encoder for modalities {missing}")
+        if self.report.gains:
+            from nextgen_ml.benchmark.analysis import modality_gain_pairs
+
+            modality_gain_pairs({s.name: s.modalities for s in self.settings}, self.report.gains)  # raises if bad
 
     @property
     def modalities(self) -> list[str]:
@@ -152,11 +159,18 @@ class BenchmarkConfig:
 
     def cell_spec(self, setting: Setting, seed: int, fold: int) -> dict[str, Any]:
         """Everything one cell's result depends on (hashed into its key)."""
-        return {"setting": asdict(setting), "seed": seed, "fold": fold, "data": asdict(self.data),
+        data = asdict(self.data)  # only the transforms of the setting's modalities affect its result
+        data["transforms"] = {m: kw for m, kw in data["transforms"].items() if m in setting.modalities}
+        return {"setting": asdict(setting), "seed": seed, "fold": fold, "data": data, "sampling": SAMPLING,
                 "model": {**asdict(self.model), "encoders": {m: self.model.encoders[m] for m in setting.modalities}},
                 "train": {k: v for k, v in asdict(self.train).items() if k not in ("accelerator", "threads")},
                 "cv": {"kind": self.cv.kind, "k": self.cv.k}, "robustness": asdict(self.robustness),
                 "attribution": self.attribution}
+
+
+#: version of how a fold's samples are drawn (part of every cell key; bump when it changes): 2 = each modality's
+#: random training transforms from its own seeded generator (:class:`~nextgen_ml.benchmark.data.FoldData`)
+SAMPLING = 2
 
 
 def cell_key(spec: dict[str, Any]) -> str:

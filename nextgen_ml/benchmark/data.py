@@ -6,6 +6,7 @@ batches are built by the pipeline's own ``Collate`` restricted to the cell's mod
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,7 +16,7 @@ from torch.utils.data import DataLoader
 
 from nextgen_ml.benchmark.config import BenchmarkConfig
 from nextgen_ml.data.datamodule import CardioDataModule
-from nextgen_ml.data.dataset import Collate
+from nextgen_ml.data.dataset import Collate, MultimodalDataset
 
 
 class FoldData:
@@ -25,12 +26,16 @@ class FoldData:
         cfg: the benchmark config.
         fold: ``{"train": idx, "test": idx}`` record indices into the store.
         modalities: modalities to load (the union over the fold's pending cells).
+        seed: seed of the fold's random training-time transforms.
 
-    Note: samples are transformed once, so random training-time transforms (ECG random crop, image augmentation)
-    are drawn once per fold; the default benchmark config uses none.
+    Note: samples are transformed once, so random training-time transforms (ECG random crop, heart-sound crop,
+    wearable window, image augmentation) are drawn once per fold. Each modality draws from its own generator
+    seeded by ``seed`` and the modality name, so a modality's samples do not depend on which other modalities
+    are loaded (a cell's data is the same whichever cells share its fold).
     """
 
-    def __init__(self, cfg: BenchmarkConfig, fold: dict[str, np.ndarray], modalities: Sequence[str]) -> None:
+    def __init__(self, cfg: BenchmarkConfig, fold: dict[str, np.ndarray], modalities: Sequence[str],
+                 seed: int = 0) -> None:
         self.dm = CardioDataModule(
             cfg.data.data_dir, modalities=list(modalities), cohort=cfg.data.cohort, stratify_on=cfg.data.target,
             transforms={m: kw for m, kw in cfg.data.transforms.items() if m in modalities},
@@ -39,8 +44,25 @@ class FoldData:
         self.dm.load_state_dict({"split_indices": {k: np.asarray(v).tolist() for k, v in fold.items()}})
         self.dm.setup()
         self.batch_size = cfg.data.batch_size
-        self.samples = {name: [ds[i] for i in range(len(ds))] for name, ds in self.dm.datasets.items()}
+        self.samples = {name: self._transform(ds, seed) for name, ds in self.dm.datasets.items()}
         self.index = {name: np.asarray(fold[name]) for name in self.samples}
+
+    @staticmethod
+    def _transform(ds: MultimodalDataset, seed: int) -> list[dict[str, Any]]:
+        """Every sample of ``ds``, each modality transformed under its own seeded generator."""
+        transforms = ds.transforms
+        ds.transforms = {}
+        samples = [ds[i] for i in range(len(ds))]  # targets and index, no inputs yet
+        try:
+            for m in sorted(transforms):
+                ds.transforms = {m: transforms[m]}
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(seed * 7919 + zlib.crc32(m.encode()))
+                    for sample, i in zip(samples, range(len(ds)), strict=True):
+                        sample["inputs"][m] = ds[i]["inputs"][m]
+        finally:
+            ds.transforms = transforms
+        return samples
 
     @property
     def modality_specs(self) -> dict[str, dict[str, Any]]:

@@ -63,13 +63,13 @@ def degradation_plot(rate_curve: pd.DataFrame, subset_curve: pd.DataFrame, metri
 
 def drop_one_heatmap(table: pd.DataFrame, metric: str, path: Path) -> Path:
     """Heatmap of the metric change when each modality is removed at test time."""
-    fig, ax = plt.subplots(figsize=(1.2 * table.shape[1] + 2.5, 0.5 * table.shape[0] + 1.5))
+    fig, ax = plt.subplots(figsize=(1.0 * table.shape[1] + 3.0, 0.5 * table.shape[0] + 2.0))
     lim = float(np.nanmax(np.abs(table.to_numpy()))) or 1.0
     im = ax.imshow(table.to_numpy(), cmap="RdBu", vmin=-lim, vmax=lim)
-    ax.set_xticks(range(table.shape[1]), [f"-{c}" for c in table.columns])
+    ax.set_xticks(range(table.shape[1]), [f"−{c}" for c in table.columns], rotation=30, ha="right")
     ax.set_yticks(range(table.shape[0]), table.index)
-    for (i, j), v in np.ndenumerate(table.to_numpy()):
-        ax.text(j, i, f"{v:+.3f}", ha="center", va="center", fontsize=8)
+    for (i, j), v in np.ndenumerate(table.to_numpy()):  # NaN: the setting does not use that modality
+        ax.text(j, i, "–" if np.isnan(v) else f"{v:+.3f}", ha="center", va="center", fontsize=8)
     fig.colorbar(im, ax=ax, label=f"Δ test {metric}")
     ax.set_title(f"Removing one modality at test time (Δ {metric})")
     return _save(fig, path)
@@ -85,7 +85,7 @@ def attribution_bars(summary: pd.DataFrame, path: Path) -> Path:
     for j, modality in enumerate(shap.columns):
         ax.bar(x + j * width, shap[modality], width, label=modality)
         ax.scatter(x + j * width, loo.loc[shap.index, modality], color="black", marker="_", s=80, zorder=3)
-    ax.set_xticks(x + 0.4 - width / 2, shap.index)
+    ax.set_xticks(x + 0.4 - width / 2, shap.index, rotation=20, ha="right")
     ax.set_ylabel("mean |attribution| (logit)")
     ax.set_title("Modality attribution per fusion: bars = Shapley, dashes = leave-one-out")
     ax.legend(fontsize=8, ncol=5)

@@ -14,7 +14,7 @@ import pandas as pd
 from nextgen_ml.benchmark import analysis, plots
 from nextgen_ml.benchmark.config import BenchmarkConfig
 from nextgen_ml.benchmark.runner import collect_results
-from nextgen_ml.benchmark.tables import attribution_table, metrics_table
+from nextgen_ml.benchmark.tables import COVERED, attribution_table, metrics_table
 
 
 @dataclass
@@ -55,7 +55,8 @@ def _comparison_md(comparisons: pd.DataFrame) -> pd.DataFrame:
     out["diff [95% CI]"] = out.apply(lambda r: f"{r['diff']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]", axis=1)
     out["p"] = out["p"].map(lambda p: f"{p:.2g}")
     out["p_holm"] = out["p_holm"].map(lambda p: f"{p:.2g}")
-    return out[["setting", "metric", "method", "diff [95% CI]", "p", "p_holm", "significant", "n_folds"]]
+    return out[["setting", "baseline", "rows", "metric", "method", "diff [95% CI]", "p", "p_holm", "significant",
+                "n_folds"]]
 
 
 def write_report(cfg: BenchmarkConfig, figures_dir: str | Path | None = None,
@@ -78,7 +79,11 @@ def write_report(cfg: BenchmarkConfig, figures_dir: str | Path | None = None,
     if rep.baseline not in names:
         raise ValueError(f"report.baseline: {rep.baseline!r} has no results; settings with results: {names}")
     summary = analysis.summarise(metrics, n_boot=rep.n_boot, alpha=rep.alpha)
+    covered = analysis.summarise(metrics, n_boot=rep.n_boot, alpha=rep.alpha, site=COVERED)
     comparisons = analysis.compare_to_baseline(results, rep.baseline, names, n_boot=rep.n_boot, alpha=rep.alpha)
+    modalities_of = {s.name: s.modalities for s in cfg.settings}
+    gains = analysis.compare_pairs(results, analysis.modality_gain_pairs(modalities_of, rep.gains),
+                                   n_boot=rep.n_boot, alpha=rep.alpha) if rep.gains else pd.DataFrame()
     rate_curve = analysis.missing_rate_curve(metrics, n_boot=rep.n_boot)
     subset_curve = analysis.subset_curve(metrics)
     drop_one = analysis.drop_one_table(metrics)
@@ -86,8 +91,9 @@ def write_report(cfg: BenchmarkConfig, figures_dir: str | Path | None = None,
     attr_summary = analysis.attribution_summary(attributions) if not attributions.empty else pd.DataFrame()
 
     report = Report(markdown=out / "report.md")
-    tables = {"metrics": metrics, "summary": summary, "comparisons": comparisons, "attributions": attributions,
-              "attribution_summary": attr_summary, "missing_rate_curve": rate_curve}
+    tables = {"metrics": metrics, "summary": summary, "summary_covered": covered, "comparisons": comparisons,
+              "gains": gains, "attributions": attributions, "attribution_summary": attr_summary,
+              "missing_rate_curve": rate_curve}
     for name, df in tables.items():
         report.tables[name] = out / f"{name}.csv"
         df.to_csv(report.tables[name], index=False)
@@ -127,6 +133,15 @@ def write_report(cfg: BenchmarkConfig, figures_dir: str | Path | None = None,
         "(conservative). Other metrics: class-stratified paired bootstrap (comonotone across repeats). "
         "Brier: lower is better, so a negative difference favours the setting.", "",
         _md_table(_comparison_md(comparisons)), "",
+        "## Test rows where the setting's modalities are present (AUROC)", "",
+        "Rows without any of a setting's modalities get the model's constant missing-input prediction; this table "
+        "scores only the rows where at least one is present (`n_rows`: mean test rows per fold).", "",
+        _md_table(_ci_table(covered[covered["metric"] == "auroc"]).merge(
+            covered[covered["metric"] == "auroc"][["setting", "n_rows"]].round(1).astype({"n_rows": str}),
+            on="setting") if not covered.empty else covered), "",
+        *([f"## Modality gains (paired, same folds; Holm-adjusted per metric over {len(rep.gains)} pairs × row "
+           "groups)", "", _md_table(_comparison_md(gains[gains["metric"] == "auroc"])), ""]
+          if not gains.empty else []),
         "## Missing modalities at test time (AUROC)", "",
         "Mean Δ AUROC when one modality is removed at test time:", "",
         _md_table(drop_one.reset_index() if not drop_one.empty else drop_one), "",

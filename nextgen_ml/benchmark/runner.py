@@ -91,7 +91,8 @@ def run_benchmark(cfg: BenchmarkConfig, progress: bool = True,
             todo = [c for c in pending if c.seed == seed and c.fold == fold]
             if not todo:
                 continue
-            data = FoldData(cfg, split, sorted({m for c in todo for m in c.setting.modalities}))
+            modalities = sorted({m for c in todo for m in c.setting.modalities})
+            data = FoldData(cfg, split, modalities, seed=seed * 1000 + fold)
             labels = fold_labels(cfg, meta, data.index["test"])
             for cell in todo:
                 if cell.path(out_dir).exists():  # finished meanwhile by another worker on the same out_dir

@@ -12,6 +12,8 @@ from nextgen_ml.benchmark.metrics import METRICS, score
 
 #: conditions whose metrics are also reported per site
 PER_SITE_CONDITIONS: tuple[str, ...] = ("full", "site_missing")
+#: ``site`` value of the rows where the setting's modalities are present
+COVERED = "covered"
 
 
 def _valid(y: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -26,9 +28,18 @@ def _scores(y: np.ndarray, logits: np.ndarray) -> dict[str, float]:
     return score(y, logits)
 
 
+def covered_rows(result: dict[str, Any], modalities: Sequence[str] | None = None) -> np.ndarray:
+    """``(n,)`` bool: test rows of a cell result where at least one of ``modalities`` (default: the setting's) is
+    present; a single-modality model has nothing but a constant for the other rows."""
+    names = result["setting"]["modalities"] if modalities is None else modalities
+    present = result["present"]
+    return np.any([np.asarray(present[m], dtype=bool) for m in names], axis=0)
+
+
 def metrics_table(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """Tidy metrics: columns setting, fusion, modalities, n_modalities, modality_dropout, seed, fold, condition,
-    site (``all`` or a site name), metric, value, n."""
+    site, metric, value, n. ``site`` is ``all`` (every test row), a site name, or ``covered`` (``full`` condition
+    only: rows where at least one of the setting's modalities is present, see :func:`covered_rows`)."""
     rows = []
     for r in results:
         s = r["setting"]
@@ -37,11 +48,14 @@ def metrics_table(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
                 "n_modalities": len(s["modalities"]), "modality_dropout": s["modality_dropout"],
                 "seed": r["seed"], "fold": r["fold"]}
         y, sites = np.asarray(r["y"], dtype=np.float64), np.asarray(r["site"])
+        covered = covered_rows(r)
         for condition, logits in r["logits"].items():
             logits = np.asarray(logits, dtype=np.float64)
             groups = {"all": np.ones(len(y), dtype=bool)}
             if condition in PER_SITE_CONDITIONS:
                 groups.update({site: sites == site for site in np.unique(sites)})
+            if condition == "full":
+                groups[COVERED] = covered
             for site, rows_of in groups.items():
                 for metric, value in _scores(y[rows_of], logits[rows_of]).items():
                     rows.append({**base, "condition": condition, "site": site, "metric": metric, "value": value,
@@ -63,9 +77,13 @@ def attribution_table(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
 
 
-def paired_units(results: Sequence[dict[str, Any]], setting: str, baseline: str,
-                 condition: str = "full") -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
-    """``(seed, y, logits_setting, logits_baseline)`` for every (seed, fold) both settings finished."""
+def paired_units(results: Sequence[dict[str, Any]], setting: str, baseline: str, condition: str = "full",
+                 where_present: str | None = None) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """``(seed, y, logits_setting, logits_baseline)`` for every (seed, fold) both settings finished.
+
+    Args:
+        where_present: keep only test rows where this modality is present (it must be one of ``setting``'s).
+    """
     by_cell = {(r["setting"]["name"], r["seed"], r["fold"]): r for r in results}
     units = []
     for (name, seed, fold), r in sorted(by_cell.items()):
@@ -76,6 +94,10 @@ def paired_units(results: Sequence[dict[str, Any]], setting: str, baseline: str,
             raise ValueError(f"cells {setting}/{baseline} r{seed} f{fold} were tested on different records")
         y = np.asarray(r["y"], dtype=np.float64)
         keep = ~np.isnan(y)
+        if where_present is not None:
+            if where_present not in r["present"]:
+                raise ValueError(f"where_present: {where_present!r} is not a modality of setting {setting!r}")
+            keep &= covered_rows(r, [where_present])
         units.append((seed, y[keep], np.asarray(r["logits"][condition])[keep],
                       np.asarray(b["logits"][condition])[keep]))
     return units

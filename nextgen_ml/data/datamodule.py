@@ -153,7 +153,12 @@ class CardioDataModule(pl.LightningDataModule):
         gen = meta.get("generator") or {}
         wanted = {"n": self.cohort.get("n"), "sites": self.cohort.get("sites", 5), "seed": self.cohort.get("seed", 0)}
         same = meta.get("schema_version") == SCHEMA_VERSION and all(gen.get(k) == v for k, v in wanted.items())
-        same = same and all(gen.get("config", {}).get(k) == v for k, v in (self.cohort.get("config") or {}).items())
+        # every generator setting, defaults included: a store from an older generator lacks the newer settings
+        # (e.g. heart sounds and wearables) and is regenerated rather than read with those columns empty
+        from nextgen_ml.data.cohort import CohortConfig
+
+        full = json.loads(json.dumps(vars(CohortConfig(**(self.cohort.get("config") or {}))), default=list))
+        same = same and all(gen.get("config", {}).get(k, "<absent>") == v for k, v in full.items())
         if not same:
             log.warning("cached cohort at %s was generated with other settings or schema; regenerating", self.data_dir)
         return same

@@ -41,6 +41,10 @@ class MultimodalNet(nn.Module):
         missing = sorted(set(inputs) - set(mask))
         if missing:
             raise ValueError(f"mask is missing for modalities {missing}")
+        if not inputs:  # Collate leaves out a modality absent from every row: here every modality was
+            raise ValueError(f"no row of this batch has any of the modalities {sorted(mask) or sorted(self.encoders)}:"
+                             " nothing to encode; use a larger batch size or keep only records that have at least"
+                             " one of them")
         mask = {m: mask[m] for m in sorted(inputs)}
         embedding = self.fusion(self.encode(inputs), mask)  # (B, E)
         return {"logits": self.head(embedding), "embedding": embedding}

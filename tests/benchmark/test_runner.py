@@ -32,7 +32,7 @@ def _raw(tiny_store: Path, out_dir: Path, settings: list[dict] = SETTINGS) -> di
         "train": {"max_epochs": 1, "threads": 1},
         "cv": {"kind": "kfold", "k": 2, "seeds": [0]},
         "robustness": {"missing_rates": [0.5], "site_missing": {"site_a": 0.0, "site_b": 0.5, "site_c": 0.9}},
-        "report": {"baseline": "late_gt", "n_boot": 100},
+        "report": {"baseline": "late_gt", "n_boot": 100, "gains": [["late_gt", "tabular_only"]]},
     }
 
 
@@ -119,6 +119,58 @@ def test_report_tables_stats_and_figures(bench: tuple[Path, dict], tmp_path: Pat
         assert (tmp_path / "figs" / report.figures[name].name).exists()
     text = report.markdown.read_text()
     assert "DeLong" in text and "late_gt" in text and "benchmark_ranking.png" in text
+    assert "Modality gains" in text
+
+
+def test_report_scores_covered_rows_and_modality_gains(bench: tuple[Path, dict], tmp_path: Path) -> None:
+    cfg = load_config(bench[0])
+    results = collect_results(cfg)
+    report = write_report(cfg, results=results)
+    # covered rows: a single-modality cell is also scored on the rows where its modality is present
+    metrics = pd.read_parquet(Path(cfg.out_dir) / "metrics.parquet")
+    single = next(r for r in results if r["setting"]["name"] == "tabular_only")
+    present = np.asarray(single["present"]["tabular"])
+    covered = metrics[(metrics["setting"] == "tabular_only") & (metrics["site"] == "covered")
+                      & (metrics["seed"] == single["seed"]) & (metrics["fold"] == single["fold"])]
+    assert set(covered["n"]) == {int(present.sum())}
+    y, logit = np.asarray(single["y"])[present], np.asarray(single["logits"]["full"])[present]
+    from sklearn.metrics import roc_auc_score
+
+    assert covered[covered["metric"] == "auroc"]["value"].iloc[0] == pytest.approx(roc_auc_score(y, logit))
+    # gains: late_gt adds genomics to tabular_only -> compared on every row and on rows with genomics present
+    gains = pd.read_csv(report.tables["gains"])
+    auroc = gains[gains["metric"] == "auroc"].set_index("rows")
+    assert set(auroc.index) == {"all", "genomics present"}
+    assert (auroc["n_folds"] == 2).all() and (auroc["setting"] == "late_gt").all()
+    assert (auroc["baseline"] == "tabular_only").all() and ((auroc["low"] <= auroc["diff"])
+                                                            & (auroc["diff"] <= auroc["high"])).all()
+    # a gain pair whose setting does not add modalities is refused when the config is loaded
+    with pytest.raises(ValueError, match="report.gains: 'tabular_only' must add modalities to 'late_gt'"):
+        load_config(bench[0], ["report.gains=[[tabular_only, late_gt]]"])
+
+
+def test_fold_samples_of_a_modality_do_not_depend_on_the_others(tiny_store: Path, tmp_path: Path) -> None:
+    """Random training crops are drawn per modality: ECG samples are identical whether or not heart sounds
+    (also randomly cropped) are loaded into the same fold."""
+    from nextgen_ml.benchmark.data import FoldData
+
+    raw = _raw(tiny_store, tmp_path / "run")
+    raw["data"]["transforms"] = {"ecg": {"fs_hz": 100.0, "seconds": 2.0},
+                                 "heart_sound": {"fs_hz": 500.0, "seconds": 2.0, "band_hz": [25.0, 200.0]}}
+    raw["model"]["encoders"].update({"ecg": "ecg_xresnet1d_small", "heart_sound": "heart_sound_cnn1d"})
+    path = tmp_path / "b.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    cfg = load_config(path)
+    fold = make_folds(cfg, store_meta(tiny_store), 0)[0]
+    alone = FoldData(cfg, fold, ["ecg"], seed=3).samples["train"]
+    both = FoldData(cfg, fold, ["ecg", "heart_sound"], seed=3).samples["train"]
+    other_seed = FoldData(cfg, fold, ["ecg"], seed=4).samples["train"]
+    ecg = [(a["inputs"]["ecg"], b["inputs"]["ecg"]) for a, b in zip(alone, both, strict=True)
+           if a["inputs"]["ecg"] is not None]
+    assert ecg and all(np.array_equal(a, b) for a, b in ecg)
+    assert any(b["inputs"]["heart_sound"] is not None for b in both)
+    assert not all(np.array_equal(a["inputs"]["ecg"], c["inputs"]["ecg"]) for a, c in zip(alone, other_seed)
+                   if a["inputs"]["ecg"] is not None)  # the seed does draw other crops
 
 
 def test_cli_report_only(bench: tuple[Path, dict], capsys: pytest.CaptureFixture[str]) -> None:

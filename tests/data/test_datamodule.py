@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -145,3 +147,19 @@ def test_cached_cohort_is_regenerated_when_settings_change(tmp_path):
     assert (tmp_path / "c" / "_metadata.json").read_text() == first
     CardioDataModule(tmp_path / "c", modalities=["tabular"], cohort={**cohort, "seed": 2}).prepare_data()
     assert '"seed": 2' in (tmp_path / "c" / "_metadata.json").read_text()
+
+
+def test_cached_cohort_from_an_older_generator_is_regenerated(tmp_path):
+    """A store whose generator settings lack a newer setting (same schema version) is not reused with empty
+    columns: it is regenerated, and the new modality is then present."""
+    cohort = {"n": 40, "sites": 2, "seed": 1, "config": {"ecg_fs_hz": 50.0, "image_size": 32}}
+    CardioDataModule(tmp_path / "c", modalities=["tabular"], cohort=cohort).prepare_data()
+    meta_file = tmp_path / "c" / "_metadata.json"
+    meta = json.loads(meta_file.read_text())
+    del meta["generator"]["config"]["heart_sound_fs_hz"]  # as written before heart sounds existed
+    meta_file.write_text(json.dumps(meta))
+    dm = CardioDataModule(tmp_path / "c", modalities=["heart_sound"], cohort=cohort)
+    dm.prepare_data()
+    assert "heart_sound_fs_hz" in json.loads(meta_file.read_text())["generator"]["config"]
+    dm.setup()
+    assert dm.store.column("heart_sound").null_count < len(dm.store)

@@ -96,3 +96,7 @@ def test_net_input_errors() -> None:
         net({**inputs, "text": inputs["ecg"]}, {**mask, "text": mask["ecg"]})
     with pytest.raises(ValueError, match=r"mask is missing for modalities \['ecg'\]"):
         net(inputs, {k: v for k, v in mask.items() if k != "ecg"})
+    # a batch where no row has any modality (Collate leaves every modality out of inputs) names the modalities
+    absent = {m: torch.zeros(4, dtype=torch.bool) for m in IN}
+    with pytest.raises(ValueError, match=r"no row of this batch has any of the modalities \['ecg', 'image', 'tabu"):
+        net({}, absent)

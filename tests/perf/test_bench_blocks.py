@@ -3,6 +3,7 @@ multi-GPU trainer configs, on the session's tiny cohort."""
 
 from __future__ import annotations
 
+import copy
 import sys
 from pathlib import Path
 
@@ -15,7 +16,15 @@ from torchmetrics.classification import BinaryAUROC
 from nextgen_ml.data.datamodule import CardioDataModule
 from nextgen_ml.training.factory import build_datamodule, build_module, build_trainer
 from scripts.bench_memory import run_with_rss, train_command
-from scripts.bench_train import compose_config, run_framework, run_loop, samples_for_steps, to_device
+from scripts.bench_train import (
+    compose_config,
+    prepare_net,
+    reset,
+    run_framework,
+    run_loop,
+    samples_for_steps,
+    to_device,
+)
 
 TINY = ["data=store", "data.batch_size=16", "data.transforms.image.size=32", "data.transforms.text.max_len=32",
         "model.embed_dim=32", "model.dropout=0.0", "trainer.num_sanity_val_steps=0"]
@@ -71,8 +80,14 @@ def test_framework_and_loop_train_the_same_steps(tiny_store: Path, tmp_path: Pat
     cfg = _cfg(tiny_store, tmp_path, "trainer.limit_val_batches=0", "data.modalities=[ecg,tabular,text]")
     dm = build_datamodule(cfg)
     dm.setup()
-    assert run_framework(cfg, dm, steps=3) > 0  # raises if the trainer ran another number of steps
-    assert run_loop(cfg, dm, steps=3, device="cpu") > 0
+    net = prepare_net(cfg, dm, channels_last=False, compile_net=False)
+    initial = copy.deepcopy(net.state_dict())
+    assert run_framework(cfg, dm, net, initial, steps=3) > 0  # raises if the trainer ran another number of steps
+    trained = copy.deepcopy(net.state_dict())
+    assert any(not torch.equal(trained[k], initial[k]) for k in initial)  # the framework run did train the net
+    assert run_loop(cfg, dm, net, initial, steps=3, device="cpu") > 0  # restarts from the initial weights
+    reset(net, initial)
+    assert all(torch.equal(net.state_dict()[k], initial[k]) for k in initial)
 
 
 def test_datamodule_fits_transforms_on_a_bounded_subsample(tiny_store: Path) -> None:

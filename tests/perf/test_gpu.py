@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
 import torch
 
 from nextgen_ml.training.factory import build_datamodule
-from scripts.bench_train import compose_config, device_overrides, run_framework, run_loop
+from scripts.bench_train import compose_config, device_overrides, prepare_net, run_framework, run_loop
 
 pytestmark = pytest.mark.gpu
 
@@ -35,11 +36,14 @@ def test_pinned_batches_from_workers(gpu_dm) -> None:
 
 def test_bf16_loop_and_framework_train_on_cuda(gpu_dm) -> None:
     cfg, dm = gpu_dm
-    assert run_loop(cfg, dm, steps=3, device="cuda") > 0
-    assert run_framework(cfg, dm, steps=3) > 0
+    net = prepare_net(cfg, dm, channels_last=False, compile_net=False)
+    initial = copy.deepcopy(net.state_dict())
+    assert run_loop(cfg, dm, net, initial, steps=3, device="cuda") > 0
+    assert run_framework(cfg, dm, net, initial, steps=3) > 0
 
 
 def test_channels_last_loop_on_cuda(gpu_dm) -> None:
     cfg, dm = gpu_dm
-    assert run_loop(cfg, dm, steps=2, device="cuda", channels_last=True) > 0
+    net = prepare_net(cfg, dm, channels_last=True, compile_net=False)
+    assert run_loop(cfg, dm, net, copy.deepcopy(net.state_dict()), steps=2, device="cuda") > 0
     assert torch.cuda.max_memory_allocated() > 0
