@@ -1,7 +1,7 @@
 """Parameter count and CPU forward+backward time of every registered encoder and fusion.
 
 Encoders are built with their default builder arguments and timed on a realistic small batch (ECG 12×1000,
-cine image 2×64×64, ...). Fusions are built over five modalities with 128-d features (or 128-d token sequences).
+cine image 2×64×64, ...). Fusions are built over every modality with 128-d features (or 128-d token sequences).
 Prints a readable table, writes the markdown table to ``docs/models.md`` and prints one JSON object with every
 figure as the last line.
 
@@ -52,10 +52,31 @@ def _text(enc: nn.Module, b: int) -> Tensor:
     return torch.randint(1, vocab, (b, 128))  # (B, N) token ids
 
 
-#: modality → ``(encoder, batch) -> example input`` (modality read from the builder name's prefix).
+def _heart_sound(enc: nn.Module, b: int) -> Tensor:
+    return torch.randn(b, 4, 4000)  # (B, S, N): 4 auscultation sites, 4 s at 1 kHz
+
+
+def _wearable(enc: nn.Module, b: int) -> Tensor:
+    signals = torch.randn(b, 3, 1440)  # (B, C, T): 24 h of one-minute bins
+    observed = (torch.rand(b, 3, 1440) > 0.2).float()  # observation masks (gaps = 0)
+    hours = torch.arange(1440) / 60
+    clock = torch.stack([torch.sin(2 * torch.pi * hours / 24), torch.cos(2 * torch.pi * hours / 24)])
+    return torch.cat([signals * observed, observed, clock.expand(b, 2, 1440)], dim=1)  # (B, 2C + 2, T)
+
+
+#: modality → ``(encoder, batch) -> example input``.
 EXAMPLE_INPUTS: dict[str, Callable[[nn.Module, int], Tensor]] = {
     "ecg": _ecg, "image": _image, "genomics": _genomics, "tabular": _tabular, "text": _text,
+    "heart_sound": _heart_sound, "wearable": _wearable,
 }
+
+
+def modality_of(name: str) -> str:
+    """The modality an encoder name starts with (the longest matching modality name)."""
+    matches = [m for m in EXAMPLE_INPUTS if name == m or name.startswith(m + "_")]
+    if not matches:
+        raise ValueError(f"encoder {name!r}: its name starts with no modality of {sorted(EXAMPLE_INPUTS)}")
+    return max(matches, key=len)
 
 
 def summary(builder: Callable) -> str:
@@ -87,7 +108,7 @@ def time_fwd_bwd(step: Callable[[], Tensor], warmup: int, repeats: int) -> float
 def bench_encoders(batch: int, warmup: int, repeats: int) -> list[dict]:
     rows = []
     for name in list_encoders():
-        modality = name.split("_", 1)[0]
+        modality = modality_of(name)
         try:
             enc = create_encoder(name)
         except (ImportError, OSError) as err:  # optional extras (e.g. text_minilm's weights package)
@@ -115,7 +136,7 @@ def bench_fusions(batch: int, dim: int, tokens: int, warmup: int, repeats: int) 
         total, trainable = n_params(fusion)
         sec = time_fwd_bwd(lambda f=fusion, x=feats: f(x, mask), warmup, repeats)
         rows.append({"kind": "fusion", "name": name, "about": summary(FUSIONS._builders[name]),
-                     "input": f"5 × {list(shape)}", "out_dim": int(fusion.out_dim),
+                     "input": f"{len(MODALITIES)} × {list(shape)}", "out_dim": int(fusion.out_dim),
                      "params": total, "trainable": trainable, "ms": round(sec * 1000, 1)})
         print(f"  {name}: {rows[-1]['ms']} ms", flush=True)
     return rows
@@ -163,13 +184,13 @@ def main() -> None:
             "",
             "Parameter counts and CPU time of one forward + backward pass per batch (median of "
             f"{args.repeats} runs after {args.warmup} warm-up runs), produced by `scripts/bench_models.py`.",
-            "Encoders use their builder defaults; fusions are built over the five modalities "
+            f"Encoders use their builder defaults; fusions are built over the {len(MODALITIES)} modalities "
             f"({', '.join(MODALITIES)}) with {args.fusion_dim}-d features, {args.fusion_tokens} tokens per modality "
             "for token fusions, and about 20% of modalities absent per row.",
             "",
             f"Command: `{command}`",
             "",
-            f"Machine: {machine}. Other jobs shared the CPUs, so times are indicative (compare within a table).",
+            f"Machine: {machine}. Wall-clock times on a shared machine: compare within a table, not across runs.",
             "",
             *lines,
             "",
