@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import numpy as np
@@ -155,8 +156,12 @@ def test_consent_and_provenance(rows):
         if DUO_DS in codes:
             assert r["consent"]["diseases"] == ["MONDO:0005267"]
         present = {m for m, col in [("ecg", "ecg"), ("image", "image"), ("genomics", "genotype"), ("text", "text"),
-                                    ("tabular", "tabular")] if r[col] is not None}
+                                    ("tabular", "tabular"), ("heart_sound", "heart_sound"), ("wearable", "wearable")]
+                   if r[col] is not None}
         assert {p["modality"] for p in r["provenance"]} == present
+        for p in r["provenance"]:  # payload hashes tie an entry to the exact bytes stored
+            if p["modality"] == "heart_sound":
+                assert p["sha256"] == hashlib.sha256(r["heart_sound"]["signal"]).hexdigest()
         assert all('"seed": 3' in p["metadata"] for p in r["provenance"])
 
 

@@ -162,6 +162,10 @@ def generate_block(
             prov.append(_provenance("genomics", seed, block))
         if notes[i] is not None:
             prov.append(_provenance("text", seed, block))
+        if heart_sound[i] is not None:
+            prov.append(_provenance("heart_sound", seed, block, heart_sound[i]["signal"]))
+        if wearable[i] is not None:
+            prov.append(_provenance("wearable", seed, block))
         records.append({
             "patient_id": ids[i], "site": profiles[site[i]].name, "consent": consent[i], "split": None,
             "tabular": tabular[i], "ecg": ecg[i], "image": image[i], "genotype": genotype[i], "text": notes[i],
