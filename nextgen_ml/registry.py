@@ -92,6 +92,14 @@ def encoder_accepts(name: str) -> set[str] | None:
     return ENCODERS.accepted_kwargs(name)
 
 
+def encoder_modality(name: str) -> str:
+    """The modality an encoder name is registered under, from its prefix (``"heart_sound_cnn1d"`` → heart_sound)."""
+    prefix = next((p for p in ENCODER_PREFIXES if name.startswith(p)), None)
+    if prefix is None:
+        raise ValueError(f"encoder {name!r}: its name starts with no modality prefix of {list(ENCODER_PREFIXES)}")
+    return prefix[:-1]
+
+
 def list_encoders(prefix: str = "") -> list[str]:
     """Registered encoder names, optionally only those starting with ``prefix`` (e.g. ``"ecg_"``)."""
     _load_builtins()

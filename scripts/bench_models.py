@@ -24,7 +24,15 @@ import torch
 from torch import Tensor, nn
 
 from nextgen_ml.data.schema import MODALITIES
-from nextgen_ml.registry import ENCODERS, FUSIONS, create_encoder, create_fusion, list_encoders, list_fusions
+from nextgen_ml.registry import (
+    ENCODERS,
+    FUSIONS,
+    create_encoder,
+    create_fusion,
+    encoder_modality,
+    list_encoders,
+    list_fusions,
+)
 
 
 def _ecg(enc: nn.Module, b: int) -> Tensor:
@@ -71,13 +79,6 @@ EXAMPLE_INPUTS: dict[str, Callable[[nn.Module, int], Tensor]] = {
 }
 
 
-def modality_of(name: str) -> str:
-    """The modality an encoder name starts with (the longest matching modality name)."""
-    matches = [m for m in EXAMPLE_INPUTS if name == m or name.startswith(m + "_")]
-    if not matches:
-        raise ValueError(f"encoder {name!r}: its name starts with no modality of {sorted(EXAMPLE_INPUTS)}")
-    return max(matches, key=len)
-
 
 def summary(builder: Callable) -> str:
     """First line of a builder's docstring."""
@@ -108,7 +109,7 @@ def time_fwd_bwd(step: Callable[[], Tensor], warmup: int, repeats: int) -> float
 def bench_encoders(batch: int, warmup: int, repeats: int) -> list[dict]:
     rows = []
     for name in list_encoders():
-        modality = modality_of(name)
+        modality = encoder_modality(name)
         try:
             enc = create_encoder(name)
         except (ImportError, OSError) as err:  # optional extras (e.g. text_minilm's weights package)

@@ -50,18 +50,17 @@ class FoldData:
     @staticmethod
     def _transform(ds: MultimodalDataset, seed: int) -> list[dict[str, Any]]:
         """Every sample of ``ds``, each modality transformed under its own seeded generator."""
-        transforms = ds.transforms
-        ds.transforms = {}
-        samples = [ds[i] for i in range(len(ds))]  # targets and index, no inputs yet
+        transforms, ds.transforms = ds.transforms, {}
         try:
-            for m in sorted(transforms):
-                ds.transforms = {m: transforms[m]}
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(seed * 7919 + zlib.crc32(m.encode()))
-                    for sample, i in zip(samples, range(len(ds)), strict=True):
-                        sample["inputs"][m] = ds[i]["inputs"][m]
+            samples = [ds[i] for i in range(len(ds))]  # targets and index, no inputs yet
         finally:
             ds.transforms = transforms
+        for m in sorted(transforms):
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed * 7919 + zlib.crc32(m.encode()))
+                column = ds.modality_inputs(m)
+            for sample, x in zip(samples, column, strict=True):
+                sample["inputs"][m] = x
         return samples
 
     @property

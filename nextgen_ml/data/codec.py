@@ -39,13 +39,17 @@ def encode_ecg(signal_uv: np.ndarray, fs_hz: float, leads: Sequence[str] = ECG_L
     }
 
 
+def _unpack_int16(buf: bytes, n_rows: int, n_samples: int, field: str) -> np.ndarray:
+    """``(n_rows, n_samples)`` float32 from little-endian int16 bytes; the error names ``field``."""
+    raw = np.frombuffer(buf, dtype="<i2")
+    if raw.size != n_rows * n_samples:
+        raise ValueError(f"{field} holds {raw.size} samples, expected {n_rows}x{n_samples}")
+    return raw.reshape(n_rows, n_samples).astype(np.float32)
+
+
 def decode_ecg(ecg: dict[str, Any]) -> np.ndarray:
     """``(n_leads, n_samples)`` float32 millivolts from an ``ecg`` struct."""
-    n_leads, n_samples = len(ecg["leads"]), int(ecg["n_samples"])
-    raw = np.frombuffer(ecg["signal"], dtype="<i2")
-    if raw.size != n_leads * n_samples:
-        raise ValueError(f"ecg.signal holds {raw.size} samples, expected {n_leads}x{n_samples}")
-    return raw.reshape(n_leads, n_samples).astype(np.float32) / 1000.0
+    return _unpack_int16(ecg["signal"], len(ecg["leads"]), int(ecg["n_samples"]), "ecg.signal") / 1000.0
 
 
 def encode_image(
@@ -119,11 +123,8 @@ def encode_heart_sound(audio: np.ndarray, fs_hz: float, sites: Sequence[str]) ->
 
 def decode_heart_sound(heart_sound: dict[str, Any]) -> np.ndarray:
     """``(n_sites, n_samples)`` float32 audio in ``[-1, 1)`` from a ``heart_sound`` struct."""
-    n_sites, n_samples = len(heart_sound["sites"]), int(heart_sound["n_samples"])
-    raw = np.frombuffer(heart_sound["signal"], dtype="<i2")
-    if raw.size != n_sites * n_samples:
-        raise ValueError(f"heart_sound.signal holds {raw.size} samples, expected {n_sites}x{n_samples}")
-    return raw.reshape(n_sites, n_samples).astype(np.float32) / 32768.0
+    return _unpack_int16(heart_sound["signal"], len(heart_sound["sites"]), int(heart_sound["n_samples"]),
+                         "heart_sound.signal") / 32768.0
 
 
 def encode_wearable_channel(

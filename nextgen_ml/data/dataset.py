@@ -60,14 +60,21 @@ class MultimodalDataset(Dataset):
     def __len__(self) -> int:
         return len(self.store)
 
+    def _input(self, modality: str, value: Any, pid: str) -> Any:
+        """One record's model input for ``modality`` (None where the record lacks it)."""
+        return None if value is None else self.transforms[modality](value, record_id=pid, train=self.train)
+
     def __getitem__(self, i: int) -> dict[str, Any]:
         row = self.store.row(i)
         pid = row["patient_id"]
-        inputs = {
-            m: None if row[t.column] is None else t(row[t.column], record_id=pid, train=self.train)
-            for m, t in self.transforms.items()
-        }
+        inputs = {m: self._input(m, row[t.column], pid) for m, t in self.transforms.items()}
         return {"inputs": inputs, "targets": extract_targets(row["labels"]), "index": i}
+
+    def modality_inputs(self, modality: str) -> list[Any]:
+        """``modality``'s input for every record in order, reading only its column (one pass, not one per row)."""
+        values = self.store.column(self.transforms[modality].column).to_pylist()
+        pids = self.store.column("patient_id").to_pylist()
+        return [self._input(modality, v, pid) for v, pid in zip(values, pids, strict=True)]
 
 
 class Collate:

@@ -1,4 +1,5 @@
-"""scripts/bench_models.py covers every registered encoder: each name maps to a modality with an example input."""
+"""scripts/bench_models.py covers every registered encoder: each name maps (``encoder_modality``) to a modality
+with an example input."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import torch
 
 from nextgen_ml.data.schema import MODALITIES
 from nextgen_ml.registry import create_encoder, list_encoders
-from scripts.bench_models import EXAMPLE_INPUTS, modality_of
+from nextgen_ml.registry import encoder_modality as modality_of  # what bench_models uses
+from scripts.bench_models import EXAMPLE_INPUTS
 
 
 def test_every_registered_encoder_has_a_modality_with_an_example_input() -> None:
