@@ -94,6 +94,10 @@ class ResearchPurpose:
         institution: the requesting institution (checked by IS when the consent lists institutions).
         project: the approved project id (checked by PS when the consent lists projects).
         use_date: date of use (checked by TS against ``expires``); today when None.
+        strict: refuse records whose consent carries a user (US), region (GS), institution (IS), project (PS) or
+            time (TS) restriction unless the purpose positively matches it (the consent lists the scope and the
+            purpose states a value inside it; for TS an ``expires`` date is known and not passed). Without
+            ``strict`` such a restriction only refuses a purpose that states a value outside its scope.
     """
 
     requester: str
@@ -113,6 +117,7 @@ class ResearchPurpose:
     institution: str | None = None
     project: str | None = None
     use_date: dt.date | None = None
+    strict: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.requester, str) or not self.requester.strip():
@@ -136,8 +141,9 @@ class ResearchPurpose:
             topic = f"research on {cardio_subtree().label(self.disease)} ({self.disease})"
         else:
             topic = "health/biomedical research" if self.health_research else "non-health research"
-        flags = [name for name in ("methods_development", "commercial", "for_profit", "genetic_study")
-                 if getattr(self, name)]
+        flags = [
+            name for name in ("methods_development", "commercial", "for_profit", "genetic_study") if getattr(self, name)
+        ]
         return f"{topic} by {self.requester!r}" + (f" [{', '.join(flags)}]" if flags else "")
 
 
@@ -253,59 +259,166 @@ def _term(curie: str, abbr: str, label: str, kind: str, rule: str, check: Check)
 _P, _M = "permission", "modifier"
 _TERM_LIST: tuple[DuoTerm, ...] = (
     _term("DUO:0000004", "NRES", "no restriction", _P, "permits any purpose", lambda c, p: None),
-    _term("DUO:0000042", "GRU", "general research use", _P,
-          "permits any purpose, incl. health, disease-specific, methods and ancestry research", lambda c, p: None),
-    _term("DUO:0000006", "HMB", "health or medical or biomedical research", _P,
-          "permits health/biomedical research incl. any disease; refuses ancestry and non-health research", _hmb),
-    _term("DUO:0000007", "DS", "disease specific research", _P,
-          "permits research on the listed MONDO diseases or their subclasses only", _ds),
-    _term("DUO:0000011", "POA", "population origins or ancestry research only", _P,
-          "permits population origins/ancestry research only",
-          _refuse_if("population_origins", False, "POA limits use to population origins/ancestry research")),
-    _term("DUO:0000045", "NPU", "not-for-profit organisation use only", _M,
-          "refuses for-profit requesters",
-          _refuse_if("for_profit", True, "NPU limits use to not-for-profit organisations")),
-    _term("DUO:0000046", "NCU", "non-commercial use only", _M, "refuses commercial purposes",
-          _refuse_if("commercial", True, "NCU forbids commercial use")),
-    _term("DUO:0000018", "NPUNCU", "not for profit, non commercial use only", _M,
-          "refuses for-profit requesters and commercial purposes",
-          lambda c, p: "NPUNCU forbids for-profit or commercial use" if p.for_profit or p.commercial else None),
-    _term("DUO:0000015", "NMDS", "no general methods research", _M,
-          "refuses methods development unless it targets a named disease (within the DS diseases if DS is present)",
-          _nmds),
-    _term("DUO:0000016", "GSO", "genetic studies only", _M, "refuses purposes that are not genetic studies",
-          _refuse_if("genetic_study", False, "GSO limits use to genetic studies")),
-    _term("DUO:0000021", "IRB", "ethics approval required", _M, "refuses purposes without IRB/ethics approval",
-          _refuse_if("irb_approval", False, "IRB requires ethics approval; the purpose declares none")),
-    _term("DUO:0000020", "COL", "collaboration required", _M,
-          "refuses purposes without an agreed collaboration with the primary investigators",
-          _refuse_if("collaboration_agreed", False, "COL requires collaboration with the primary investigators")),
-    _term("DUO:0000019", "PUB", "publication required", _M,
-          "refuses purposes that do not commit to publishing results",
-          _refuse_if("publication_agreed", False, "PUB requires results to be made public")),
-    _term("DUO:0000029", "RTN", "return to database or resource", _M,
-          "recorded as a condition; refuses only a purpose that declines to return derived data",
-          _refuse_if("return_derived_data", False, "RTN requires derived data to be returned")),
-    _term("DUO:0000024", "MOR", "publication moratorium", _M,
-          "recorded as a condition; refuses only a purpose that rejects the moratorium",
-          _refuse_if("moratorium_accepted", False, "MOR requires accepting the publication moratorium")),
-    _term("DUO:0000025", "TS", "time limit on use", _M,
-          "recorded as a condition; refuses use after the consent's `expires` date when one is given", _ts),
-    _term("DUO:0000022", "GS", "geographical restriction", _M,
-          "recorded as a condition; refuses a stated region outside the consent's `regions`",
-          _listed("regions", lambda p: p.region, "GS")),
-    _term("DUO:0000028", "IS", "institution specific restriction", _M,
-          "recorded as a condition; refuses a stated institution outside the consent's `institutions`",
-          _listed("institutions", lambda p: p.institution, "IS")),
-    _term("DUO:0000026", "US", "user specific restriction", _M,
-          "recorded as a condition; refuses a requester outside the consent's `users`",
-          _listed("users", lambda p: p.requester, "US")),
-    _term("DUO:0000027", "PS", "project specific restriction", _M,
-          "recorded as a condition; refuses a stated project outside the consent's `projects`",
-          _listed("projects", lambda p: p.project, "PS")),
-    _term("DUO:0000044", "NPOA", "population origins or ancestry research prohibited", _M,
-          "refuses population origins/ancestry research",
-          _refuse_if("population_origins", True, "NPOA forbids population origins/ancestry research")),
+    _term(
+        "DUO:0000042",
+        "GRU",
+        "general research use",
+        _P,
+        "permits any purpose, incl. health, disease-specific, methods and ancestry research",
+        lambda c, p: None,
+    ),
+    _term(
+        "DUO:0000006",
+        "HMB",
+        "health or medical or biomedical research",
+        _P,
+        "permits health/biomedical research incl. any disease; refuses ancestry and non-health research",
+        _hmb,
+    ),
+    _term(
+        "DUO:0000007",
+        "DS",
+        "disease specific research",
+        _P,
+        "permits research on the listed MONDO diseases or their subclasses only",
+        _ds,
+    ),
+    _term(
+        "DUO:0000011",
+        "POA",
+        "population origins or ancestry research only",
+        _P,
+        "permits population origins/ancestry research only",
+        _refuse_if("population_origins", False, "POA limits use to population origins/ancestry research"),
+    ),
+    _term(
+        "DUO:0000045",
+        "NPU",
+        "not-for-profit organisation use only",
+        _M,
+        "refuses for-profit requesters",
+        _refuse_if("for_profit", True, "NPU limits use to not-for-profit organisations"),
+    ),
+    _term(
+        "DUO:0000046",
+        "NCU",
+        "non-commercial use only",
+        _M,
+        "refuses commercial purposes",
+        _refuse_if("commercial", True, "NCU forbids commercial use"),
+    ),
+    _term(
+        "DUO:0000018",
+        "NPUNCU",
+        "not for profit, non commercial use only",
+        _M,
+        "refuses for-profit requesters and commercial purposes",
+        lambda c, p: "NPUNCU forbids for-profit or commercial use" if p.for_profit or p.commercial else None,
+    ),
+    _term(
+        "DUO:0000015",
+        "NMDS",
+        "no general methods research",
+        _M,
+        "refuses methods development unless it targets a named disease (within the DS diseases if DS is present)",
+        _nmds,
+    ),
+    _term(
+        "DUO:0000016",
+        "GSO",
+        "genetic studies only",
+        _M,
+        "refuses purposes that are not genetic studies",
+        _refuse_if("genetic_study", False, "GSO limits use to genetic studies"),
+    ),
+    _term(
+        "DUO:0000021",
+        "IRB",
+        "ethics approval required",
+        _M,
+        "refuses purposes without IRB/ethics approval",
+        _refuse_if("irb_approval", False, "IRB requires ethics approval; the purpose declares none"),
+    ),
+    _term(
+        "DUO:0000020",
+        "COL",
+        "collaboration required",
+        _M,
+        "refuses purposes without an agreed collaboration with the primary investigators",
+        _refuse_if("collaboration_agreed", False, "COL requires collaboration with the primary investigators"),
+    ),
+    _term(
+        "DUO:0000019",
+        "PUB",
+        "publication required",
+        _M,
+        "refuses purposes that do not commit to publishing results",
+        _refuse_if("publication_agreed", False, "PUB requires results to be made public"),
+    ),
+    _term(
+        "DUO:0000029",
+        "RTN",
+        "return to database or resource",
+        _M,
+        "recorded as a condition; refuses only a purpose that declines to return derived data",
+        _refuse_if("return_derived_data", False, "RTN requires derived data to be returned"),
+    ),
+    _term(
+        "DUO:0000024",
+        "MOR",
+        "publication moratorium",
+        _M,
+        "recorded as a condition; refuses only a purpose that rejects the moratorium",
+        _refuse_if("moratorium_accepted", False, "MOR requires accepting the publication moratorium"),
+    ),
+    _term(
+        "DUO:0000025",
+        "TS",
+        "time limit on use",
+        _M,
+        "recorded as a condition; refuses use after the consent's `expires` date when one is given",
+        _ts,
+    ),
+    _term(
+        "DUO:0000022",
+        "GS",
+        "geographical restriction",
+        _M,
+        "recorded as a condition; refuses a stated region outside the consent's `regions`",
+        _listed("regions", lambda p: p.region, "GS"),
+    ),
+    _term(
+        "DUO:0000028",
+        "IS",
+        "institution specific restriction",
+        _M,
+        "recorded as a condition; refuses a stated institution outside the consent's `institutions`",
+        _listed("institutions", lambda p: p.institution, "IS"),
+    ),
+    _term(
+        "DUO:0000026",
+        "US",
+        "user specific restriction",
+        _M,
+        "recorded as a condition; refuses a requester outside the consent's `users`",
+        _listed("users", lambda p: p.requester, "US"),
+    ),
+    _term(
+        "DUO:0000027",
+        "PS",
+        "project specific restriction",
+        _M,
+        "recorded as a condition; refuses a stated project outside the consent's `projects`",
+        _listed("projects", lambda p: p.project, "PS"),
+    ),
+    _term(
+        "DUO:0000044",
+        "NPOA",
+        "population origins or ancestry research prohibited",
+        _M,
+        "refuses population origins/ancestry research",
+        _refuse_if("population_origins", True, "NPOA forbids population origins/ancestry research"),
+    ),
 )
 
 #: Every DUO term this module understands, by CURIE.
@@ -341,8 +454,40 @@ def permits(consent: ConsentCodes, purpose: ResearchPurpose) -> Decision:
             why = term.check(consent, purpose)
             if why is not None:
                 return Decision(False, why, term.curie)
+    if purpose.strict:
+        for term in terms:
+            why = _strict_check(term.curie, consent, purpose)
+            if why is not None:
+                return Decision(False, why, term.curie)
     conditions = tuple(f"{t.abbr}: {t.label}" for t in terms if t.kind == _M)
     return Decision(True, f"permitted by {granted[0].abbr} ({granted[0].curie})", granted[0].curie, conditions)
+
+
+#: Restriction modifiers that a strict purpose must positively match: CURIE -> (consent key, purpose field).
+STRICT_SCOPES: dict[str, tuple[str, str]] = {
+    "DUO:0000026": ("users", "requester"),
+    "DUO:0000022": ("regions", "region"),
+    "DUO:0000028": ("institutions", "institution"),
+    "DUO:0000027": ("projects", "project"),
+    "DUO:0000025": ("expires", "use_date"),
+}
+
+
+def _strict_check(curie: str, consent: ConsentCodes, purpose: ResearchPurpose) -> str | None:
+    """Why a strict purpose does not positively match the restriction ``curie`` (None when it does)."""
+    if curie not in STRICT_SCOPES:
+        return None
+    key, attr = STRICT_SCOPES[curie]
+    abbr = TERMS[curie].abbr
+    scope = consent.parameters.get(key)
+    if not scope:
+        return f"{abbr} (strict): the consent's {key} are not known, so the restriction cannot be matched"
+    if curie == "DUO:0000025":
+        return _ts(consent, purpose)  # use_date defaults to today, so the date is always stated
+    stated = getattr(purpose, attr)
+    if stated is None or str(stated) not in scope:
+        return f"{abbr} (strict): the purpose's {attr} {stated!r} is not among the consent's {key} {list(scope)}"
+    return None
 
 
 def parse_codes(values: Sequence[str]) -> tuple[str, ...]:
