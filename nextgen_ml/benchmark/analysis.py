@@ -116,8 +116,10 @@ def subset_curve(metrics: pd.DataFrame, metric: str = "auroc") -> pd.DataFrame:
     """Metric vs number of modalities kept at test time (mean over every subset of that size and every cell)."""
     sub = metrics[(metrics["metric"] == metric) & (metrics["site"] == "all") & (metrics["n_modalities"] > 1)]
     sub = sub[(sub["condition"] == "full") | sub["condition"].str.startswith("subset:")]
-    kept = sub.apply(lambda r: r["n_modalities"] if r["condition"] == "full"
-                     else len(r["condition"].split(":")[1].split("+")), axis=1)
+    # "subset:a+b" keeps 2 modalities; vectorised so an empty frame (single-modality settings only) stays a
+    # Series (a row-wise apply on an empty frame returns a DataFrame, which pandas refuses as one column)
+    n_kept = sub["condition"].str.count(r"\+") + 1
+    kept = n_kept.where(sub["condition"] != "full", sub["n_modalities"]).astype(int)
     sub = sub.assign(kept=kept)
     return sub.groupby(["setting", "kept"])["value"].agg(["mean", "std", "count"]).reset_index()
 

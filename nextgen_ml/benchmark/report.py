@@ -104,7 +104,9 @@ def write_report(cfg: BenchmarkConfig, figures_dir: str | Path | None = None,
     fig_dir, prefix = out / "figures", rep.figures_prefix
     report.figures["ranking"] = plots.ranking_plot(summary, comparisons, "auroc", rep.baseline,
                                                    fig_dir / f"{prefix}ranking.png")
-    if not rate_curve.empty:
+    degraded = (not rate_curve.empty and bool((rate_curve["rate"] > 0).any())) or (
+        not subset_curve.empty and subset_curve["kept"].nunique() > 1)
+    if degraded:  # some test-time missingness condition beyond "full" (multimodal settings only)
         report.figures["missing"] = plots.degradation_plot(rate_curve, subset_curve, "auroc",
                                                            fig_dir / f"{prefix}missing_modalities.png")
     if not drop_one.empty:
