@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "cohort": "nextgen_ml.data.cohort.cli",
     "ingest": "nextgen_ml.ingest.cli",
     "discover": "nextgen_ml.governance.cli",
+    "audit": "nextgen_ml.governance.audit_cli",
     "federated": "nextgen_ml.federated.cli",
     "benchmark": "nextgen_ml.benchmark.cli",
     "export": "nextgen_ml.bundle.cli",
