@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 import nextgen_ml
 from nextgen_ml.privacy.report import write_privacy_report
 from nextgen_ml.training import resolvers  # noqa: F401  (registers ${join:...})
-from nextgen_ml.training.audit import audit_run
+from nextgen_ml.training.audit import start_run_audit
 from nextgen_ml.training.factory import as_dict, build_datamodule, build_module, build_trainer
 from nextgen_ml.training.plots import make_plots
 from nextgen_ml.training.predictions import collect_predictions
@@ -71,6 +71,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     dm.setup()
     module = build_module(cfg, dm)
     trainer = build_trainer(cfg, extra_callbacks=[RunInfo(as_dict(cfg), dm.modality_specs)])
+    # the start entry, before any training: a log that cannot be extended stops the run here, not after training
+    audit_log = cfg.get("audit_log") if trainer.is_global_zero else None
+    audit = start_run_audit(audit_log, "train", dm, as_dict(cfg), out_dir)
 
     if cfg.get("train", True):
         trainer.fit(module, datamodule=dm, ckpt_path=cfg.get("ckpt_path"))
@@ -87,9 +90,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
             for path in make_plots(type(module.task).__name__, preds, targets, out_dir / "plots", target):
                 log.info("plot: %s", path)
     if trainer.is_global_zero:
-        if cfg.get("audit_log"):
-            audit_run(cfg.audit_log, "train", dm, as_dict(cfg), metrics)
         metrics.update(write_privacy_report(trainer, out_dir))  # privacy/* entries of a DP run (+ privacy.json)
+        if audit is not None:  # after the privacy report, so the end entry holds the ε and δ actually spent
+            audit.end(metrics)
         write_metrics(out_dir, metrics)
         print_metrics(metrics)
         print(f"outputs: {out_dir}")
