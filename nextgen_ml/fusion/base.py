@@ -67,8 +67,9 @@ def prepare_inputs(
         if x.shape[0] != batch:
             raise ValueError(f"features[{m!r}] has batch size {x.shape[0]}, expected {batch}")
         if keep.dtype != torch.bool or tuple(keep.shape) != (batch,):
-            raise ValueError(f"mask[{m!r}] must be a bool tensor of shape ({batch},), got {keep.dtype} "
-                             f"{tuple(keep.shape)}")
+            raise ValueError(
+                f"mask[{m!r}] must be a bool tensor of shape ({batch},), got {keep.dtype} {tuple(keep.shape)}"
+            )
         rows = keep.view(batch, *([1] * (x.ndim - 1)))  # (B, 1[, 1])
         clean[m] = torch.where(rows, x, torch.zeros_like(x))
     device = next(iter(features.values())).device

@@ -34,8 +34,16 @@ class BottleneckFusion(nn.Module):
 
     uses_tokens = True
 
-    def __init__(self, in_dims: Mapping[str, int], embed_dim: int = 128, num_bottlenecks: int = 4,
-                 num_layers: int = 2, num_heads: int = 4, mlp_ratio: float = 2.0, dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        in_dims: Mapping[str, int],
+        embed_dim: int = 128,
+        num_bottlenecks: int = 4,
+        num_layers: int = 2,
+        num_heads: int = 4,
+        mlp_ratio: float = 2.0,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         if num_bottlenecks < 1 or num_layers < 1:
             raise ValueError(f"num_bottlenecks ({num_bottlenecks}) and num_layers ({num_layers}) must be >= 1")

@@ -27,8 +27,13 @@ class ConcatFusion(nn.Module):
 
     uses_tokens = False
 
-    def __init__(self, in_dims: Mapping[str, int], embed_dim: int = 128, hidden_dims: Sequence[int] | None = None,
-                 dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        in_dims: Mapping[str, int],
+        embed_dim: int = 128,
+        hidden_dims: Sequence[int] | None = None,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         self.in_dims = check_in_dims(in_dims)
         self.out_dim = embed_dim

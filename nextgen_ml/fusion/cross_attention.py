@@ -34,8 +34,15 @@ class CrossAttentionFusion(nn.Module):
 
     uses_tokens = True
 
-    def __init__(self, in_dims: Mapping[str, int], embed_dim: int = 128, num_layers: int = 2, num_heads: int = 4,
-                 mlp_ratio: float = 2.0, dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        in_dims: Mapping[str, int],
+        embed_dim: int = 128,
+        num_layers: int = 2,
+        num_heads: int = 4,
+        mlp_ratio: float = 2.0,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"num_layers must be >= 1, got {num_layers}")
@@ -45,8 +52,9 @@ class CrossAttentionFusion(nn.Module):
         self.type_embed = nn.Embedding(len(self.in_dims), embed_dim)
         nn.init.normal_(self.type_embed.weight, std=0.02)
         self.cls = LearnedVectors(1, embed_dim)
-        self.blocks = nn.ModuleList(TransformerBlock(embed_dim, num_heads, mlp_ratio, dropout)
-                                    for _ in range(num_layers))
+        self.blocks = nn.ModuleList(
+            TransformerBlock(embed_dim, num_heads, mlp_ratio, dropout) for _ in range(num_layers)
+        )
         self.norm = nn.LayerNorm(embed_dim)
         self._spans: list[tuple[int, int, int]] = []  # (modality index, start, stop) in the token sequence
         self._present: Tensor | None = None

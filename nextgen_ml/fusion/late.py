@@ -32,8 +32,14 @@ class LateFusion(nn.Module):
 
     uses_tokens = False
 
-    def __init__(self, in_dims: Mapping[str, int], embed_dim: int = 128, hidden_dims: Sequence[int] = (),
-                 combine: str = "mean", dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        in_dims: Mapping[str, int],
+        embed_dim: int = 128,
+        hidden_dims: Sequence[int] = (),
+        combine: str = "mean",
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         if combine not in COMBINE_MODES:
             raise ValueError(f"combine must be one of {COMBINE_MODES}, got {combine!r}")

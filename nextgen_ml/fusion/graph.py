@@ -1,0 +1,160 @@
+"""Inductive graph fusion: each patient attends over a memory bank of training-patient embeddings (a learned,
+soft patient-similarity graph whose nodes are training patients only)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from nextgen_ml.fusion.base import LearnedVectors, check_in_dims, fill_empty_rows, prepare_inputs
+from nextgen_ml.fusion.dp import refuse_under_dp
+from nextgen_ml.layers import masked_mean
+from nextgen_ml.registry import register_fusion
+
+
+class PatientMemory(nn.Module):
+    """FIFO bank of ``size`` detached training-patient node embeddings and the similarity attention over it.
+
+    Only :meth:`write` changes the bank, and :class:`GraphFusion` calls it in training mode only, after its
+    outputs are computed: a batch never reads itself, and evaluation (validation and test patients) never enters
+    the graph. The bank is a persistent buffer, so a checkpoint carries the graph its model was trained with.
+
+    Args:
+        size: bank capacity ``K`` (oldest entries are overwritten).
+        dim: embedding width ``E``.
+        temperature: initial similarity temperature (learned, as ``log_scale``).
+
+    Shapes: ``q (B, H, 1, Dh)``, ``k, v (B, H, K', Dh)``, ``key_mask (B, K')`` → ``(B, H, 1, Dh)``.
+    """
+
+    def __init__(self, size: int, dim: int, temperature: float = 0.1) -> None:
+        super().__init__()
+        if size < 1:
+            raise ValueError(f"bank_size must be >= 1, got {size}")
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        self.register_buffer("bank", torch.zeros(size, dim))
+        self.register_buffer("count", torch.zeros((), dtype=torch.long))
+        self.register_buffer("ptr", torch.zeros((), dtype=torch.long))
+        self.log_scale = nn.Parameter(torch.tensor(-float(torch.log(torch.tensor(temperature)))))
+
+    def entries(self) -> Tensor:
+        """The filled part of the bank, ``(K', E)`` with ``K' = min(count, size)``."""
+        return self.bank[: int(self.count.clamp(max=self.bank.shape[0]))]
+
+    def attend(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor) -> Tensor:
+        """Cosine-similarity attention with a learned scale over the given keys."""
+        q = F.normalize(q, dim=-1) * self.log_scale.exp()
+        k = F.normalize(k, dim=-1)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask[:, None, None, :], scale=1.0)
+
+    @torch.no_grad()
+    def write(self, nodes: Tensor) -> None:
+        """Append detached node embeddings ``(n, E)`` (the newest ``size`` of them if ``n`` exceeds it); ``count``
+        counts every patient written."""
+        size, n = self.bank.shape[0], nodes.shape[0]
+        kept = nodes.detach()[-size:]  # (k, E), k = min(n, size)
+        start = self.ptr + n - kept.shape[0]  # slot of the first kept node in the ring
+        idx = (start + torch.arange(kept.shape[0], device=kept.device)) % size  # (k,)
+        self.bank.index_copy_(0, idx, kept.to(self.bank.dtype))
+        self.ptr.copy_((self.ptr + n) % size)
+        self.count.add_(n)
+
+
+class GraphFusion(nn.Module):
+    """Patient-similarity graph fusion that is inductive.
+
+    A node embedding ``h = LN(masked mean over present modalities of W_m x_m)`` is computed per patient. Each
+    patient then aggregates messages from its neighbours in a soft similarity graph: multi-head cosine attention
+    from ``h`` over a learned "self" node and the bank of training-patient node embeddings (:class:`PatientMemory`).
+    The output is ``LN(h + W_o · message)`` followed by a residual MLP. In training mode the batch's node
+    embeddings (rows with any modality) are written to the bank **after** the outputs are computed, so no row reads
+    another row of its batch; in eval mode nothing is written, so test patients only ever attend to training
+    patients and adding test patients changes no training output or gradient. Rows with no modality get a learned
+    "no data" embedding.
+
+    Not DP-compatible (see :data:`nextgen_ml.fusion.dp.DP_REFUSED`): the bank stores training patients'
+    embeddings inside the model and each output depends on other patients, which per-sample clipping does not
+    bound. Training patients may also meet their own (stale) embedding from an earlier epoch in the bank.
+
+    Args:
+        in_dims: modality → feature width ``D_m``.
+        embed_dim: node and output width.
+        bank_size: number of training-patient embeddings kept.
+        num_heads: attention heads.
+        temperature: initial cosine-similarity temperature.
+
+    Shapes: ``features[m] (B, D_m)``, ``mask[m] (B,)`` → ``(B, embed_dim)``.
+    """
+
+    uses_tokens = False
+
+    def __init__(
+        self,
+        in_dims: Mapping[str, int],
+        embed_dim: int = 128,
+        bank_size: int = 512,
+        num_heads: int = 4,
+        temperature: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if embed_dim % num_heads:
+            raise ValueError(f"embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})")
+        self.in_dims = check_in_dims(in_dims)
+        self.out_dim, self.num_heads = embed_dim, num_heads
+        self.proj = nn.ModuleDict({m: nn.Linear(d, embed_dim) for m, d in self.in_dims.items()})
+        self.node_norm = nn.LayerNorm(embed_dim)
+        self.memory = PatientMemory(bank_size, embed_dim, temperature)
+        self.self_node = LearnedVectors(1, embed_dim)
+        self.q, self.k, self.v = (nn.Linear(embed_dim, embed_dim) for _ in range(3))
+        self.o = nn.Linear(embed_dim, embed_dim)
+        self.norm = nn.LayerNorm(embed_dim)
+        self.ff = nn.Sequential(nn.Linear(embed_dim, embed_dim), nn.GELU(), nn.Linear(embed_dim, embed_dim))
+        self.no_data = LearnedVectors(1, embed_dim)
+
+    def nodes(self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """Node embeddings ``(B, E)`` and presence ``(B, M)``."""
+        clean, present = prepare_inputs(features, mask, self.in_dims, tokens=False)
+        names = list(self.in_dims)
+        projected = torch.stack([self.proj[m](x) for m, x in clean.items()], dim=1)  # (B, M', E)
+        keep = present[:, [names.index(m) for m in clean]]  # (B, M')
+        return self.node_norm(masked_mean(projected, keep)), present  # (B, E)
+
+    def _heads(self, x: Tensor) -> Tensor:
+        b, t, d = x.shape
+        return x.view(b, t, self.num_heads, d // self.num_heads).transpose(1, 2)  # (B, H, T, Dh)
+
+    def forward(self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor]) -> Tensor:
+        h, present = self.nodes(features, mask)
+        batch, device = h.shape[0], h.device
+        bank = self.memory.entries()  # (K', E), training patients only
+        neighbours = torch.cat([self.self_node(batch, device)[:, None], bank.expand(batch, -1, -1)], dim=1)
+        # neighbours: (B, 1 + K', E); the self node is always a valid key, so no row attends over an empty set
+        key_mask = present.new_ones(batch, neighbours.shape[1])  # (B, 1 + K')
+        msg = self.memory.attend(
+            self._heads(self.q(h)[:, None]), self._heads(self.k(neighbours)), self._heads(self.v(neighbours)), key_mask
+        )  # (B, H, 1, Dh)
+        msg = msg.transpose(1, 2).reshape(batch, -1)  # (B, E)
+        out = self.norm(h + self.o(msg))  # (B, E)
+        out = out + self.ff(out)
+        any_present = present.any(dim=1)
+        if self.training and bool(any_present.any()):
+            self.memory.write(h[any_present])
+        return fill_empty_rows(out, present, self.no_data(batch, device))
+
+
+refuse_under_dp(
+    "graph",
+    PatientMemory,
+    "its memory bank stores training patients' embeddings inside the model and "
+    "every output depends on other patients, which per-sample gradient clipping does not bound",
+)
+
+
+@register_fusion
+def graph(in_dims: Mapping[str, int] | None = None, embed_dim: int = 128, **kwargs) -> GraphFusion:
+    """Inductive patient-similarity graph fusion over a training-patient memory bank (see :class:`GraphFusion`)."""
+    return GraphFusion(check_in_dims(in_dims), embed_dim, **kwargs)
