@@ -32,14 +32,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("ipc", "parquet"), default=None, help="store format (ipc)")
     parser.add_argument("--chunk-size", type=int, default=None, help="patients per store write (64)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--strict", action="store_true", help="exit with status 1 when anything was quarantined")
+    parser.add_argument("--workers", type=int, default=None, help="decode files in N worker processes (0: in-process)")
+    parser.add_argument(
+        "--strict", action="store_true", help="stop at the first quarantined file or patient (exit status 1)"
+    )
+    parser.add_argument(
+        "--traceback", "--debug", action="store_true", dest="traceback", help="show the traceback of an error"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the ingest; prints the summary table; returns the exit status."""
     from nextgen_ml.ingest.manifest import load_manifest
     from nextgen_ml.ingest.pipeline import ingest, with_options
-    from nextgen_ml.ingest.report import REPORT_FILE
+    from nextgen_ml.ingest.report import REPORT_FILE, QuarantineAbort
 
     try:
         manifest = load_manifest(args.manifest)
@@ -50,11 +56,24 @@ def run(args: argparse.Namespace) -> int:
             image_size=None if args.image_size is None else tuple(args.image_size),
             store_format=args.format,
             chunk_size=args.chunk_size,
+            workers=args.workers,
         )
-        report = ingest(manifest, args.out, options=options, progress=not args.no_progress)
-    except ValueError as err:
+        report = ingest(manifest, args.out, options=options, progress=not args.no_progress, strict=args.strict)
+    except QuarantineAbort as err:
+        if args.traceback:
+            raise
+        print(f"nextgen-ml ingest: {err}", file=sys.stderr)
+        return 1
+    except (ValueError, OSError) as err:
+        if args.traceback:
+            raise
         print(f"nextgen-ml ingest: {err}", file=sys.stderr)
         return 2
+    except Exception as err:  # noqa: BLE001 - one line for the user; --traceback for the developer
+        if args.traceback:
+            raise
+        print(f"nextgen-ml ingest: {type(err).__name__}: {err} (run with --traceback for details)", file=sys.stderr)
+        return 3
     print(report.summary())
     print(f"report: {args.out}/{REPORT_FILE}")
     counts = report.counts()

@@ -7,6 +7,7 @@ from typing import Any
 
 from nextgen_ml.ingest.deid import Pseudonymiser, year_of
 from nextgen_ml.ingest.errors import IngestError
+from nextgen_ml.ingest.manifest import IngestOptions
 
 #: Non-identifying tags copied verbatim into provenance metadata.
 _KEEP_TAGS: tuple[str, ...] = (
@@ -36,6 +37,44 @@ def read_dataset(path: str | os.PathLike, stop_before_pixels: bool = False) -> A
         raise IngestError(path, "<file>", f"not a DICOM file ({err})") from None
     except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise IngestError(path, "<file>", f"unreadable DICOM ({type(err).__name__}: {err})") from None
+
+
+def read_checked(path: str | os.PathLike, options: IngestOptions) -> Any:
+    """The dataset of ``path`` after its header's size claims passed the limits.
+
+    The header is read first with ``stop_before_pixels``; an image whose Rows × Columns × NumberOfFrames ×
+    SamplesPerPixel exceeds ``image_max_frames`` / ``image_max_bytes`` is refused before its pixel data is even
+    read. A waveform object (no pixel data) is returned as read; its rate is checked by the ECG reader.
+    """
+    from nextgen_ml.ingest.limits import check_image_claim
+
+    header = read_dataset(path, stop_before_pixels=True)
+    if "WaveformSequence" in header:
+        return header
+    claim = [_int_tag(header, path, key, default) for key, default in _SIZE_TAGS]
+    check_image_claim(path, claim, options, "Rows/Columns/NumberOfFrames", "NumberOfFrames")
+    return read_dataset(path)
+
+
+#: Header tags whose product is an image's size, frames first, with the value assumed when absent.
+_SIZE_TAGS: tuple[tuple[str, int | None], ...] = (
+    ("NumberOfFrames", 1),
+    ("Rows", None),
+    ("Columns", None),
+    ("SamplesPerPixel", 1),
+)
+
+
+def _int_tag(ds: Any, path: str | os.PathLike, keyword: str, default: int | None) -> int:
+    value = ds.get(keyword)
+    if value in (None, ""):
+        if default is None:
+            raise IngestError(path, keyword, "required DICOM tag is missing or empty")
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise IngestError(path, keyword, f"not an integer: {str(value)[:40]!r}") from None
 
 
 def require(ds: Any, path: str | os.PathLike, keyword: str) -> Any:

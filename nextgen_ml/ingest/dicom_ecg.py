@@ -16,10 +16,12 @@ import numpy as np
 
 from nextgen_ml.data.codec import encode_ecg
 from nextgen_ml.ingest.deid import Pseudonymiser, sha256_files
-from nextgen_ml.ingest.dicom_common import dicom_metadata, read_dataset
+from nextgen_ml.ingest.dicom_common import dicom_metadata, read_checked
 from nextgen_ml.ingest.ecg_leads import standard_lead_name, standardise_ecg, to_microvolts
 from nextgen_ml.ingest.errors import IngestError
+from nextgen_ml.ingest.limits import check_ecg_claim
 from nextgen_ml.ingest.manifest import IngestOptions
+from nextgen_ml.ingest.plausibility import check_ecg_amplitude
 from nextgen_ml.ingest.provenance import Converted
 
 
@@ -110,11 +112,16 @@ def read_dicom_ecg(
         dataset: an already-read dataset of ``path``.
     """
     path = Path(path)
-    ds = dataset if dataset is not None else read_dataset(path)
+    ds = dataset if dataset is not None else read_checked(path, options)
     index = choose_group(ds, path, options.ecg_waveform_group)
-    signal, names, fs = decode_microvolts(ds, index, path)
-    twelve, derived = standardise_ecg(signal, names, fs, options.ecg_fs_hz, str(path))
     group = ds.WaveformSequence[index]
+    n_samples = int(group.get("NumberOfWaveformSamples") or 0)
+    fs_claimed = float(group.get("SamplingFrequency") or 0)
+    check_ecg_claim(path, fs_claimed, n_samples, options, f"WaveformSequence[{index}].SamplingFrequency")
+    signal, names, fs = decode_microvolts(ds, index, path)
+    units = ",".join(sorted(set(channel_units(group, path))))
+    check_ecg_amplitude(signal, units, path, options)
+    twelve, derived = standardise_ecg(signal, names, fs, options.ecg_fs_hz, str(path))
     meta = dicom_metadata(ds, pseudo)
     meta.update(
         {

@@ -16,10 +16,12 @@ import numpy as np
 
 from nextgen_ml.data.codec import encode_image
 from nextgen_ml.ingest.deid import Pseudonymiser, sha256_files
-from nextgen_ml.ingest.dicom_common import dicom_metadata, read_dataset, require
+from nextgen_ml.ingest.dicom_common import dicom_metadata, read_checked, require
 from nextgen_ml.ingest.errors import IngestError
 from nextgen_ml.ingest.image_ops import crop_or_pad, resample, storage_dtype
+from nextgen_ml.ingest.limits import check_image_claim
 from nextgen_ml.ingest.manifest import IngestOptions
+from nextgen_ml.ingest.paths import is_inside
 from nextgen_ml.ingest.provenance import Converted
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601
@@ -106,12 +108,25 @@ def _slice_position(ds: Any) -> float:
     return float(ds.get("InstanceNumber") or 0)
 
 
-def _read_series(folder: Path) -> tuple[np.ndarray, tuple[float, ...], Any, list[Path]]:
-    """A folder of single-frame slices of one series → ``(1, D, H, W)``."""
+def _series_files(folder: Path, options: IngestOptions) -> list[Path]:
+    """The files of a series folder; links leading outside the folder are refused unless the options allow."""
     files = sorted(p for p in folder.iterdir() if p.is_file())
     if not files:
         raise IngestError(folder, "<folder>", "no files in the DICOM series folder")
-    slices = [(read_dataset(p), p) for p in files]
+    if not options.allow_outside_paths:
+        outside = [p for p in files if not is_inside(p, folder)]
+        if outside:
+            raise IngestError(folder, outside[0].name, "a link in the series folder leads outside it")
+    return files
+
+
+def _read_series(folder: Path, options: IngestOptions) -> tuple[np.ndarray, tuple[float, ...], Any, list[Path]]:
+    """A folder of single-frame slices of one series → ``(1, D, H, W)``; the volume's size is checked first."""
+    files = _series_files(folder, options)
+    slices = [(read_checked(p, options), p) for p in files]
+    first_ds = slices[0][0]
+    claim = (1, len(slices), int(require(first_ds, folder, "Rows")), int(require(first_ds, folder, "Columns")))
+    check_image_claim(folder, claim, options, "Rows/Columns/<number of files>", "NumberOfFrames")
     series = {str(ds.get("SeriesInstanceUID")) for ds, _ in slices}
     if len(series) != 1:
         raise IngestError(folder, "SeriesInstanceUID", f"folder mixes {len(series)} series")
@@ -152,10 +167,10 @@ def read_dicom_image(
     """
     path = Path(path)
     if path.is_dir():
-        pixels, spacing, ds, files = _read_series(path)
+        pixels, spacing, ds, files = _read_series(path, options)
         spacing_source = "series"
     else:
-        ds = dataset if dataset is not None else read_dataset(path)
+        ds = dataset if dataset is not None else read_checked(path, options)
         pixels = _decode(ds, path)  # (F, H, W)
         (dy, dx), spacing_source = _pixel_spacing(ds)
         spacing, files = (dy, dx), [path]

@@ -17,3 +17,7 @@ class IngestError(ValueError):
     def __init__(self, path: str | os.PathLike, field: str, reason: str) -> None:
         self.path, self.field, self.reason = str(path), field, reason
         super().__init__(f"{self.path}: {field}: {reason}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, str]]:
+        """Pickle with the three arguments (errors travel back from worker processes)."""
+        return (type(self), (self.path, self.field, self.reason))

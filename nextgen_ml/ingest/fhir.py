@@ -9,7 +9,6 @@ full dates (:func:`nextgen_ml.ingest.deid.scrub_text`).
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from nextgen_ml.ingest.clinical import (
 )
 from nextgen_ml.ingest.deid import Pseudonymiser, scrub_text, sha256_files, year_of
 from nextgen_ml.ingest.errors import IngestError
+from nextgen_ml.ingest.json_guard import load_json
 from nextgen_ml.ingest.provenance import Converted
 
 _INACTIVE = {"inactive", "resolved", "remission", "entered-in-error", "stopped", "completed", "not-taken"}
@@ -90,7 +90,12 @@ def _note(doc: Any) -> str | None:
 
 
 def read_fhir_bundle(
-    path: str | os.PathLike, pseudo: Pseudonymiser, uri: str = "", absent_means_no: bool = True
+    path: str | os.PathLike,
+    pseudo: Pseudonymiser,
+    uri: str = "",
+    absent_means_no: bool = True,
+    max_bytes: int = 64 << 20,
+    max_depth: int = 64,
 ) -> tuple[Converted, Converted | None]:
     """Convert a FHIR R4 Bundle of one patient into ``tabular`` (and ``text`` when it holds notes).
 
@@ -99,6 +104,8 @@ def read_fhir_bundle(
         pseudo: unused (FHIR ids are dropped, not pseudonymised); kept for a uniform reader signature.
         uri: path to record in provenance.
         absent_means_no: conditions/medications absent from the bundle count as ``"no"``.
+        max_bytes: larger files are refused before parsing.
+        max_depth: JSON nested deeper is refused before parsing (no ``RecursionError``).
 
     Returns:
         ``(tabular, text or None)``.
@@ -108,15 +115,17 @@ def read_fhir_bundle(
 
     del pseudo
     path = Path(path)
+    raw = load_json(path, max_bytes, max_depth)
     try:
-        raw = json.loads(path.read_text())
         bundle = Bundle.model_validate(raw)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise IngestError(path, "<file>", f"unreadable JSON ({type(err).__name__}: {err})") from None
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
         raise IngestError(path, where or "<bundle>", f"not a valid FHIR R4 Bundle: {first.get('msg')}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as err:  # e.g. an unknown resourceType
+        raise IngestError(
+            path, "Bundle.entry.resource", f"not a valid FHIR R4 Bundle ({type(err).__name__}: {err})"
+        ) from None
     resources = [e.resource for e in (bundle.entry or []) if e.resource is not None]
     by_type: dict[str, list[Any]] = {}
     for r in resources:

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from nextgen_ml.data.schema import DUO_GRU, TABULAR_BY_NAME
+from nextgen_ml.ingest.paths import display_uri
 
 #: Per-patient file formats the pipeline can read.
 FILE_FORMATS: tuple[str, ...] = ("dicom", "dicom_image", "dicom_ecg", "wfdb", "nifti", "fhir", "wav", "wearable")
@@ -48,6 +47,23 @@ class IngestOptions:
         chunk_size: patients per store write (bounded memory).
         heart_sound_fs_hz: resample heart sounds to this rate; None keeps the file's rate (the files of one
             patient's folder must then agree).
+        allow_outside_paths: allow files outside the manifest's folder (``../``, absolute paths, symlinks).
+        file_max_bytes: larger files are quarantined before they are opened.
+        image_max_bytes: images whose header claims more decoded bytes (float32) are quarantined before decoding.
+        ecg_min_fs_hz: lowest accepted ECG sampling rate (from the header, before decoding).
+        ecg_max_fs_hz: highest accepted ECG sampling rate.
+        ecg_max_seconds: longest accepted ECG (header samples / rate).
+        ecg_max_resample_ratio: largest accepted up- or down-sampling factor to ``ecg_fs_hz``.
+        ecg_max_clipped_fraction: ECGs with more samples outside the stored int16 µV range are quarantined
+            (typically samples in µV declared as V or mV).
+        ecg_min_peak_uv: ECGs whose largest absolute sample is below this are quarantined (flat, or samples in
+            a larger unit than declared).
+        json_max_bytes: larger FHIR JSON files are quarantined before parsing.
+        json_max_depth: FHIR JSON nested deeper than this is quarantined before parsing.
+        workers: decode files in this many worker processes (0 = in the main process).
+        file_timeout_s: with workers, a file whose decoding takes longer is quarantined (None = no limit).
+        worker_memory_mb: with workers, address-space limit per worker (None = no limit); a decoder exceeding
+            it fails with MemoryError and only its file is quarantined.
     """
 
     ecg_fs_hz: float = 500.0
@@ -61,6 +77,20 @@ class IngestOptions:
     store_format: str = "ipc"
     chunk_size: int = 64
     heart_sound_fs_hz: float | None = None
+    allow_outside_paths: bool = False
+    file_max_bytes: int = 8 << 30
+    image_max_bytes: int = 2 << 30
+    ecg_min_fs_hz: float = 50.0
+    ecg_max_fs_hz: float = 20_000.0
+    ecg_max_seconds: float = 600.0
+    ecg_max_resample_ratio: float = 100.0
+    ecg_max_clipped_fraction: float = 0.001
+    ecg_min_peak_uv: float = 5.0
+    json_max_bytes: int = 64 << 20
+    json_max_depth: int = 64
+    workers: int = 0
+    file_timeout_s: float | None = 600.0
+    worker_memory_mb: int | None = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +140,8 @@ class PatientEntry:
 
 @dataclass(frozen=True)
 class Manifest:
-    """A parsed manifest. ``sha256`` hashes the manifest text (recorded in the store metadata)."""
+    """A parsed manifest. ``sha256`` hashes the manifest text (recorded in the store metadata); ``base`` is the
+    folder its relative paths resolve against."""
 
     path: Path
     sha256: str
@@ -124,6 +155,7 @@ class Manifest:
     vcf_uris: tuple[str, ...]
     csvs: tuple[CsvSource, ...]
     patients: tuple[PatientEntry, ...]
+    base: Path = Path(".")
 
 
 def infer_format(path: str | os.PathLike) -> str | None:
@@ -147,29 +179,44 @@ def _resolve(base: Path, value: str) -> Path:
 
 
 def _options(raw: dict[str, Any]) -> IngestOptions:
-    known = set(IngestOptions.__dataclass_fields__)
-    unknown = set(raw) - known
-    if unknown:
-        raise ValueError(f"manifest options.{sorted(unknown)[0]}: unknown option (known: {sorted(known)})")
-    values = dict(raw)
-    for key in ("image_target_spacing_mm", "image_size", "image_modalities"):
-        if values.get(key) is not None:
-            values[key] = tuple(values[key])
-    return check_options(IngestOptions(**values))
+    from nextgen_ml.ingest.manifest_schema import validate_options
+
+    return check_options(validate_options(raw, IngestOptions))
+
+
+#: Options that must be > 0 when set, and options that must be >= 1.
+_POSITIVE = (
+    "ecg_fs_hz",
+    "heart_sound_fs_hz",
+    "ecg_min_fs_hz",
+    "ecg_max_fs_hz",
+    "ecg_max_seconds",
+    "file_max_bytes",
+    "image_max_bytes",
+    "json_max_bytes",
+    "file_timeout_s",
+    "worker_memory_mb",
+)
+_AT_LEAST_ONE = ("chunk_size", "image_max_frames", "json_max_depth", "ecg_max_resample_ratio")
 
 
 def check_options(opts: IngestOptions) -> IngestOptions:
     """Validate option values; errors name the option. Returns ``opts``."""
-    if not opts.ecg_fs_hz > 0:
-        raise ValueError(f"options.ecg_fs_hz: must be positive, got {opts.ecg_fs_hz}")
+    for name in _POSITIVE:
+        value = getattr(opts, name)
+        if value is not None and not value > 0:
+            raise ValueError(f"options.{name}: must be positive, got {value}")
+    for name in _AT_LEAST_ONE:
+        if not getattr(opts, name) >= 1:
+            raise ValueError(f"options.{name}: must be >= 1, got {getattr(opts, name)}")
     if opts.store_format not in ("ipc", "parquet"):
         raise ValueError(f"options.store_format: must be 'ipc' or 'parquet', got {opts.store_format!r}")
-    if opts.chunk_size < 1:
-        raise ValueError(f"options.chunk_size: must be >= 1, got {opts.chunk_size}")
-    if opts.heart_sound_fs_hz is not None and not opts.heart_sound_fs_hz > 0:
-        raise ValueError(f"options.heart_sound_fs_hz: must be positive, got {opts.heart_sound_fs_hz}")
-    if opts.image_max_frames < 1:
-        raise ValueError(f"options.image_max_frames: must be >= 1, got {opts.image_max_frames}")
+    if not 0 <= opts.ecg_max_clipped_fraction <= 1:
+        raise ValueError(f"options.ecg_max_clipped_fraction: must be in [0, 1], got {opts.ecg_max_clipped_fraction}")
+    if opts.workers < 0:
+        raise ValueError(f"options.workers: must be >= 0, got {opts.workers}")
+    if opts.ecg_min_fs_hz > opts.ecg_max_fs_hz:
+        raise ValueError(f"options.ecg_min_fs_hz: {opts.ecg_min_fs_hz} exceeds ecg_max_fs_hz {opts.ecg_max_fs_hz}")
     return opts
 
 
@@ -186,7 +233,7 @@ def _source_file(base: Path, raw: Any, where: str) -> SourceFile:
     options = raw.get("options") or {}
     if not isinstance(options, dict):
         raise ValueError(f"manifest {where}.options: expected a mapping, got {type(options).__name__}")
-    return SourceFile(path, fmt, raw.get("view"), raw.get("modality"), rel, options)
+    return SourceFile(path, fmt, raw.get("view"), raw.get("modality"), display_uri(base, rel), options)
 
 
 def _csv_source(base: Path, raw: dict[str, Any], where: str) -> CsvSource:
@@ -217,10 +264,18 @@ def _patient(base: Path, index: int, raw: dict[str, Any]) -> PatientEntry:
 
 
 def parse_manifest(text: str, base: str | os.PathLike, path: str | os.PathLike = "<string>") -> Manifest:
-    """Parse manifest YAML ``text``; relative paths resolve against ``base``."""
-    raw = yaml.safe_load(text)
-    if not isinstance(raw, dict):
-        raise ValueError(f"manifest {path}: expected a YAML mapping at the top level")
+    """Parse manifest YAML ``text``; relative paths resolve against ``base``.
+
+    Raises:
+        ValueError: the first problem in one line naming the key path (``manifest patients[2].files: ...``):
+            not YAML, not the schema of :mod:`nextgen_ml.ingest.manifest_schema`, an unknown DUO code, or a path
+            outside ``base`` (unless ``options.allow_outside_paths``).
+    """
+    from nextgen_ml.ingest.manifest_schema import validate_manifest_dict
+    from nextgen_ml.ingest.paths import check_paths, load_yaml
+
+    raw = load_yaml(text, path)
+    validate_manifest_dict(raw)
     base = Path(base)
     patients_raw = _require(raw, "patients", "")
     if not isinstance(patients_raw, list):
@@ -238,7 +293,7 @@ def parse_manifest(text: str, base: str | os.PathLike, path: str | os.PathLike =
     deid = raw.get("deid") or {}
     genotypes = raw.get("genotypes") or []
     vcf_uris = tuple(str(_require(g, "path", f"genotypes[{i}].")) for i, g in enumerate(genotypes))
-    return Manifest(
+    manifest = Manifest(
         path=Path(path),
         sha256=hashlib.sha256(text.encode()).hexdigest(),
         site=str(_require(raw, "site", "")),
@@ -248,15 +303,18 @@ def parse_manifest(text: str, base: str | os.PathLike, path: str | os.PathLike =
         panel=None if raw.get("panel") is None else _resolve(base, raw["panel"]),
         panel_from_store=None if raw.get("panel_from_store") is None else _resolve(base, raw["panel_from_store"]),
         vcfs=tuple(_resolve(base, u) for u in vcf_uris),
-        vcf_uris=vcf_uris,
+        vcf_uris=tuple(display_uri(base, u) for u in vcf_uris),
         csvs=tuple(_csv_source(base, c, f"clinical_csv[{i}]") for i, c in enumerate(raw.get("clinical_csv") or [])),
         patients=patients,
+        base=base,
     )
+    check_paths(manifest, base)
+    return manifest
 
 
 def load_manifest(path: str | os.PathLike) -> Manifest:
     """Read and parse a manifest file."""
+    from nextgen_ml.ingest.paths import read_manifest_text
+
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"manifest {path}: file not found")
-    return parse_manifest(path.read_text(), path.parent, path)
+    return parse_manifest(read_manifest_text(path), path.parent, path)

@@ -8,7 +8,9 @@ The image is reoriented to the closest canonical (RAS+) orientation, then axes `
 from __future__ import annotations
 
 import os
+import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,11 +18,21 @@ from nextgen_ml.data.codec import encode_image
 from nextgen_ml.ingest.deid import Pseudonymiser, sha256_files
 from nextgen_ml.ingest.errors import IngestError
 from nextgen_ml.ingest.image_ops import crop_or_pad, resample, storage_dtype
+from nextgen_ml.ingest.limits import check_image_claim
 from nextgen_ml.ingest.manifest import IngestOptions
 from nextgen_ml.ingest.provenance import Converted
 
 _SPACE_TO_MM = {"mm": 1.0, "meter": 1000.0, "micron": 0.001, "unknown": 1.0}
 _TIME_TO_MS = {"sec": 1000.0, "msec": 1.0, "usec": 0.001}
+
+
+def _check_header(img: Any, path: Path, options: IngestOptions) -> None:
+    """Refuse a header whose dimensions claim more frames or decoded bytes than the limits allow."""
+    shape = tuple(int(d) for d in img.shape)
+    if not 3 <= len(shape) <= 5:
+        raise IngestError(path, "dim", f"expected a 3-D or 4-D image, header says {shape}")
+    frames = shape[3] if len(shape) > 3 else 1
+    check_image_claim(path, (frames, *shape[:3], *shape[4:]), options, "dim", "dim[4]")
 
 
 def read_nifti(
@@ -47,9 +59,13 @@ def read_nifti(
     del pseudo
     path = Path(path)
     try:
-        img = nib.as_closest_canonical(nib.load(str(path)))
+        img = nib.load(str(path))  # header only; the data stays on disk
+        _check_header(img, path, options)
+        img = nib.as_closest_canonical(img)
         data = np.asarray(img.dataobj, dtype=np.float32)
-    except (ImageFileError, OSError, EOFError, ValueError, TypeError) as err:
+    except (ImageFileError, OSError, EOFError, ValueError, TypeError, zlib.error) as err:
+        if isinstance(err, IngestError):
+            raise
         raise IngestError(path, "<file>", f"unreadable NIfTI ({type(err).__name__}: {err})") from None
     if data.ndim == 5 and data.shape[3] == 1:
         data = data[:, :, :, 0]  # (x, y, z, 1, c)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -25,10 +25,12 @@ from nextgen_ml.data.validate import RecordValidationError, validate_record
 from nextgen_ml.ingest.clinical import merge_tabular
 from nextgen_ml.ingest.deid import Pseudonymiser, resolve_key, sha256_files
 from nextgen_ml.ingest.errors import IngestError
+from nextgen_ml.ingest.failure import Failure, failure_from
 from nextgen_ml.ingest.manifest import IngestOptions, Manifest, PatientEntry, check_options
 from nextgen_ml.ingest.provenance import Converted
-from nextgen_ml.ingest.readers import READERS, ReadContext
-from nextgen_ml.ingest.report import REPORT_FILE, FileOutcome, IngestReport, PatientOutcome
+from nextgen_ml.ingest.readers import READERS, Reader, ReadContext
+from nextgen_ml.ingest.report import REPORT_FILE, FileOutcome, IngestReport, PatientOutcome, QuarantineAbort
+from nextgen_ml.ingest.workers import Outcome, make_decoder
 
 _LABEL_FIELDS = {f.name for f in RECORD_SCHEMA.field("labels").type}
 _CONSENT_FIELDS = {"codes", "diseases"}
@@ -62,8 +64,8 @@ class _Cohort:
         for source in manifest.csvs:
             try:
                 self.csv.append((source.raw_path, *read_clinical_csv(source)))
-            except IngestError as err:
-                self.csv.append((source.raw_path, {}, err))
+            except Exception as err:  # noqa: BLE001 - reported for every patient, never fatal
+                self.csv.append((source.raw_path, {}, _as_ingest_error(err, source.path, manifest.base)))
         self.panel_size = None if panel is None else len(panel)
         self.vcf: list[tuple[str, Any, str]] = []  # (uri, VcfDosages or IngestError, sha256)
         samples = [p.vcf_sample for p in manifest.patients if p.vcf_sample]
@@ -73,9 +75,14 @@ class _Cohort:
             for path, uri in zip(manifest.vcfs, manifest.vcf_uris):
                 try:
                     self.vcf.append((uri, read_vcf_dosages(path, panel, samples), sha256_files([path])))
-                except (IngestError, OSError) as err:
-                    error = err if isinstance(err, IngestError) else IngestError(path, "<file>", str(err))
-                    self.vcf.append((uri, error, ""))
+                except Exception as err:  # noqa: BLE001 - reported for every patient, never fatal
+                    self.vcf.append((uri, _as_ingest_error(err, path, manifest.base), ""))
+
+
+def _as_ingest_error(err: Exception, path: Path, base: Path) -> IngestError:
+    """Any exception of a cohort-level reader as an :class:`IngestError` (type and message, no absolute paths)."""
+    failure = failure_from(err, base)
+    return IngestError(path, failure.field, failure.reason)
 
 
 def _chunks(items: Iterable[PatientEntry], size: int) -> Iterator[list[PatientEntry]]:
@@ -97,9 +104,9 @@ class _PatientBuilder:
         self.columns: dict[str, Any] = {}
         self.provenance: list[dict[str, Any]] = []
 
-    def quarantine(self, uri: str, fmt: str, err: IngestError | str, field: str = "<file>") -> None:
-        reason = err.reason if isinstance(err, IngestError) else str(err)
-        field = err.field if isinstance(err, IngestError) else field
+    def quarantine(self, uri: str, fmt: str, err: IngestError | Failure | str, field: str = "<file>") -> None:
+        reason = err.reason if isinstance(err, (IngestError, Failure)) else str(err)
+        field = err.field if isinstance(err, (IngestError, Failure)) else field
         self.report.add_file(FileOutcome(self.pid, uri, fmt, "quarantined", field, reason))
 
     def add(self, converted: list[Converted], uri: str) -> None:
@@ -117,15 +124,20 @@ class _PatientBuilder:
 
 
 def _build(
-    entry: PatientEntry, manifest: Manifest, ctx: ReadContext, cohort: _Cohort, report: IngestReport
+    entry: PatientEntry,
+    manifest: Manifest,
+    ctx: ReadContext,
+    cohort: _Cohort,
+    report: IngestReport,
+    outcomes: Sequence[Outcome],
 ) -> dict[str, Any] | None:
     pid = ctx.pseudo.patient_id(manifest.site, entry.id)
     builder = _PatientBuilder(pid, report)
-    for src in entry.files:
-        try:
-            builder.add(READERS[src.format](src, ctx), src.raw_path)
-        except IngestError as err:
-            builder.quarantine(src.raw_path, src.format, err)
+    for src, outcome in zip(entry.files, outcomes):
+        if isinstance(outcome, Failure):
+            builder.quarantine(src.raw_path, src.format, outcome)
+        else:
+            builder.add(outcome, src.raw_path)
     for uri, rows, errors in cohort.csv:
         if isinstance(errors, IngestError):
             builder.quarantine(uri, "csv", errors)
@@ -169,6 +181,11 @@ def _add_genotype(builder: _PatientBuilder, entry: PatientEntry, cohort: _Cohort
         elif entry.vcf_sample in result.dosages and not found:
             dosages = [float(d) for d in result.dosages[entry.vcf_sample].tolist()]
             meta = {**result.summary(), "n_missing": sum(d != d for d in dosages)}
+            invalid = result.invalid_calls.get(entry.vcf_sample, [])
+            if invalid:
+                meta["invalid_calls"] = invalid
+                reason = f"{len(invalid)} impossible call(s) set missing: {'; '.join(invalid[:3])}"
+                builder.report.add_warning(FileOutcome(builder.pid, uri, "vcf", "warning", "genotype", reason))
             builder.add([Converted("genotype", {"dosages": dosages, "prs": None}, "vcf", uri, sha, meta)], uri)
             found = True
     if not found and all(not isinstance(r, IngestError) for _, r, _ in cohort.vcf):
@@ -214,15 +231,24 @@ def ingest(
     key: bytes | None = None,
     options: IngestOptions | None = None,
     progress: bool = True,
+    strict: bool = False,
+    readers: Mapping[str, Reader] | None = None,
 ) -> IngestReport:
     """Ingest every patient of ``manifest`` into a store at ``out`` (replaced atomically when complete).
+
+    No exception of a reader, a worker or a patient's record aborts the run: each becomes a quarantine entry
+    (exception type, message, file relative to the manifest, field), and every valid patient is written.
 
     Args:
         manifest: parsed manifest (:func:`nextgen_ml.ingest.manifest.load_manifest`).
         out: store folder; an existing store there is replaced, any other non-empty folder is refused.
         key: pseudonymisation key (default: from the manifest's ``deid.key_env`` / ``NEXTGEN_ML_INGEST_KEY``).
-        options: override the manifest's options.
+        options: override the manifest's options (``workers`` > 0 decodes files in worker processes).
         progress: show a tqdm progress bar on stderr.
+        strict: stop at the first quarantine entry (:class:`~nextgen_ml.ingest.report.QuarantineAbort`); the
+            previous store at ``out`` is left untouched.
+        readers: format → reader (default :data:`~nextgen_ml.ingest.readers.READERS`); readers must be
+            importable module-level functions when ``workers`` > 0.
 
     Returns:
         The report (also written to ``out/ingest_report.json``).
@@ -231,19 +257,22 @@ def ingest(
 
     out = Path(out)
     opts = options or manifest.options
+    readers = READERS if readers is None else readers
     ctx = ReadContext(opts, Pseudonymiser(key if key is not None else resolve_key(manifest.key_env)))
     panel = load_panel(manifest)
-    report = IngestReport(manifest_sha256=manifest.sha256)
+    report = IngestReport(manifest_sha256=manifest.sha256, fail_fast=strict, base=str(manifest.base))
     tmp = _prepare_out(out)
+    decoder = make_decoder(ctx, manifest.base)
     try:
         cohort = _Cohort(manifest, panel)
         meta = {"ingest": {"manifest_sha256": manifest.sha256, "options": asdict(opts)}}
         writer = StoreWriter(tmp, panel=panel, format=opts.store_format, extra_metadata=meta)
         bar = tqdm(total=len(manifest.patients), desc="ingest", unit="patient", disable=not progress)
         for chunk in _chunks(manifest.patients, opts.chunk_size):
-            records = [r for r in (_build(p, manifest, ctx, cohort, report) for p in chunk) if r is not None]
-            if records:
-                writer.write(records)
+            decoded = iter(decoder.map([(readers[src.format], src) for p in chunk for src in p.files]))
+            outcomes = [[next(decoded) for _ in p.files] for p in chunk]
+            built = [_build_isolated(p, o, manifest, ctx, cohort, report) for p, o in zip(chunk, outcomes)]
+            _write(writer, [r for r in built if r is not None], report)
             bar.update(len(chunk))
         bar.close()
         writer.close()
@@ -252,7 +281,46 @@ def ingest(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        decoder.close()
     return report
+
+
+def _build_isolated(
+    entry: PatientEntry,
+    outcomes: Sequence[Outcome],
+    manifest: Manifest,
+    ctx: ReadContext,
+    cohort: _Cohort,
+    report: IngestReport,
+) -> dict[str, Any] | None:
+    """:func:`_build`, with any exception while building the record quarantining the patient (not the run)."""
+    try:
+        return _build(entry, manifest, ctx, cohort, report, outcomes)
+    except QuarantineAbort:
+        raise
+    except Exception as err:  # noqa: BLE001 - one patient's failure must not lose the others
+        failure = failure_from(err, manifest.base, "<record>")
+        pid = ctx.pseudo.patient_id(manifest.site, entry.id)
+        report.add_patient(PatientOutcome(pid, entry.index, "quarantined", [], failure.field, failure.reason))
+        return None
+
+
+def _write(writer: StoreWriter, records: list[dict[str, Any]], report: IngestReport) -> None:
+    """Write a chunk; if the chunk fails, write record by record and quarantine the ones the store refuses."""
+    if not records:
+        return
+    try:
+        writer.write(records)
+        return
+    except Exception:  # noqa: BLE001 - find the record at fault below
+        pass
+    for record in records:
+        try:
+            writer.write([record])
+        except Exception as err:  # noqa: BLE001 - the store refused this record only
+            failure = failure_from(err, report.base, "<store>")
+            report.unwrite(record["patient_id"], failure.field, failure.reason)
 
 
 def with_options(manifest: Manifest, **overrides: Any) -> IngestOptions:

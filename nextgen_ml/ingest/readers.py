@@ -35,13 +35,13 @@ def _dicom_ecg(src: SourceFile, ctx: ReadContext) -> list[Converted]:
 
 def _dicom(src: SourceFile, ctx: ReadContext) -> list[Converted]:
     """A DICOM file or series folder: waveform objects are ECGs, anything else is an image."""
-    from nextgen_ml.ingest.dicom_common import read_dataset
+    from nextgen_ml.ingest.dicom_common import read_checked
     from nextgen_ml.ingest.dicom_ecg import read_dicom_ecg
     from nextgen_ml.ingest.dicom_image import read_dicom_image
 
     if src.path.is_dir():
         return _dicom_image(src, ctx)
-    ds = read_dataset(src.path)
+    ds = read_checked(src.path, ctx.options)
     if "WaveformSequence" in ds:
         return [read_dicom_ecg(src.path, ctx.options, ctx.pseudo, src.raw_path, dataset=ds)]
     return [read_dicom_image(src.path, ctx.options, ctx.pseudo, src.raw_path, view=src.view, dataset=ds)]
@@ -62,8 +62,15 @@ def _nifti(src: SourceFile, ctx: ReadContext) -> list[Converted]:
 def _fhir(src: SourceFile, ctx: ReadContext) -> list[Converted]:
     from nextgen_ml.ingest.fhir import read_fhir_bundle
 
-    absent_no = ctx.options.fhir_absent_means_no
-    tabular, text = read_fhir_bundle(src.path, ctx.pseudo, src.raw_path, absent_means_no=absent_no)
+    opts = ctx.options
+    tabular, text = read_fhir_bundle(
+        src.path,
+        ctx.pseudo,
+        src.raw_path,
+        absent_means_no=opts.fhir_absent_means_no,
+        max_bytes=opts.json_max_bytes,
+        max_depth=opts.json_max_depth,
+    )
     return [tabular] if text is None else [tabular, text]
 
 

@@ -9,7 +9,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nextgen_ml.ingest.paths import display_uri, redact_paths
+
 REPORT_FILE = "ingest_report.json"
+
+
+class QuarantineAbort(ValueError):
+    """``--strict``: the run stopped at its first quarantine entry (the message names the file or patient)."""
 
 
 @dataclass
@@ -57,17 +63,55 @@ class PatientOutcome:
 
 @dataclass
 class IngestReport:
-    """Outcomes of one ingest run; ``files_in == files_ingested + files_quarantined`` by construction."""
+    """Outcomes of one ingest run; ``files_in == files_ingested + files_quarantined`` by construction.
+
+    Args:
+        manifest_sha256: hash of the manifest text.
+        files: per-file outcomes.
+        patients: per-patient outcomes.
+        warnings: values made missing or corrected without quarantining their file (e.g. one impossible
+            genotype call), as outcomes with status ``"warning"``; not counted in ``files``.
+        fail_fast: raise :class:`QuarantineAbort` at the first quarantine entry (``--strict``).
+        base: the manifest folder: paths in entries are made relative to it; no absolute path is kept.
+    """
 
     manifest_sha256: str = ""
     files: list[FileOutcome] = field(default_factory=list)
     patients: list[PatientOutcome] = field(default_factory=list)
+    warnings: list[FileOutcome] = field(default_factory=list)
+    fail_fast: bool = False
+    base: str | None = None
 
     def add_file(self, outcome: FileOutcome) -> None:
+        """Record a file outcome (paths redacted); with ``fail_fast`` a quarantine stops the run."""
+        outcome.path = display_uri(self.base or ".", outcome.path)
+        outcome.reason = None if outcome.reason is None else redact_paths(outcome.reason, self.base)
         self.files.append(outcome)
+        if self.fail_fast and outcome.status == "quarantined":
+            raise QuarantineAbort(f"--strict: file {outcome.path} quarantined, field {outcome.field}: {outcome.reason}")
 
     def add_patient(self, outcome: PatientOutcome) -> None:
+        """Record a patient outcome; with ``fail_fast`` a quarantine stops the run."""
+        outcome.reason = None if outcome.reason is None else redact_paths(outcome.reason, self.base)
         self.patients.append(outcome)
+        if self.fail_fast and outcome.status == "quarantined":
+            raise QuarantineAbort(
+                f"--strict: patient #{outcome.index} quarantined, field {outcome.field}: {outcome.reason}"
+            )
+
+    def add_warning(self, outcome: FileOutcome) -> None:
+        """Record a value made missing (or corrected) in a file that was still ingested."""
+        outcome.path = display_uri(self.base or ".", outcome.path)
+        self.warnings.append(outcome)
+
+    def unwrite(self, patient: str, field: str, reason: str) -> None:
+        """Turn a ``written`` patient into ``quarantined`` (the store refused its record)."""
+        for outcome in self.patients:
+            if outcome.patient == patient and outcome.status == "written":
+                outcome.status, outcome.modalities, outcome.field, outcome.reason = "quarantined", [], field, reason
+                if self.fail_fast:
+                    raise QuarantineAbort(f"--strict: patient #{outcome.index} refused by the store: {reason}")
+                return
 
     def counts(self) -> dict[str, int]:
         """Counts in and out, per file and per patient."""
@@ -89,6 +133,7 @@ class IngestReport:
             "by_format": self.by_format(),
             "quarantined_files": [asdict(o) for o in self.files if o.status == "quarantined"],
             "quarantined_patients": [asdict(o) for o in self.patients if o.status == "quarantined"],
+            "warnings": [asdict(o) for o in self.warnings],
             "files": [asdict(o) for o in self.files],
             "patients": [asdict(o) for o in self.patients],
         }
@@ -123,4 +168,6 @@ class IngestReport:
         for p in self.patients:
             if p.status == "quarantined":
                 lines.append(f"  quarantined patient #{p.index} {p.patient} field {p.field}: {p.reason}")
+        for w in self.warnings:
+            lines.append(f"  warning {w.path} [{w.format}] patient {w.patient} field {w.field}: {w.reason}")
         return "\n".join(lines)

@@ -39,6 +39,9 @@ ANALYTE_CONVERSIONS: dict[tuple[str, str], Callable[[float], float]] = {
 }
 
 
+_MAX_UNIT_CHARS = 64
+
+
 @lru_cache(maxsize=1)
 def _registry() -> Any:
     import pint
@@ -65,10 +68,14 @@ def convert(values: Any, unit: str, target: str) -> Any:
     if unit == target:
         return values
     ureg = _registry()
+    if not isinstance(unit, str) or len(unit) > _MAX_UNIT_CHARS:
+        raise ValueError(f"unit {str(unit)[:_MAX_UNIT_CHARS]!r}: not a unit string")
     try:
         factor = ureg.Quantity(1.0, _pint_name(unit)).to(_pint_name(target))
     except (pint.errors.UndefinedUnitError, pint.errors.DimensionalityError, AttributeError, ValueError) as err:
         raise ValueError(f"unit {unit!r} cannot be converted to {target!r} ({err})") from None
+    except Exception as err:  # noqa: BLE001 - pint's parser raises tokenize.TokenError, SyntaxError, TypeError...
+        raise ValueError(f"unit {unit!r}: malformed unit string ({type(err).__name__})") from None
     scale = float(factor.magnitude)
     return np.asarray(values, dtype=np.float64) * scale if isinstance(values, np.ndarray) else values * scale
 

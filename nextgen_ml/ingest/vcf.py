@@ -42,6 +42,8 @@ class VcfDosages:
         status: per panel variant, how it was matched (see module docs).
         n_records: VCF records read.
         other_samples: number of VCF samples not requested (not ingested).
+        source: where dosages came from (``DS`` / ``GT``).
+        invalid_calls: sample → impossible calls set to NaN (reported, the file is still ingested).
     """
 
     path: Path
@@ -50,6 +52,7 @@ class VcfDosages:
     n_records: int = 0
     other_samples: int = 0
     source: dict[str, str] = field(default_factory=dict)
+    invalid_calls: dict[str, list[str]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """Counts of match statuses and where dosages came from (for provenance)."""
@@ -162,10 +165,7 @@ def read_vcf_dosages(path: str | os.PathLike, panel: VariantPanel, samples: Sequ
         vcf.close()
     if all(s == "absent" for s in status):
         raise IngestError(path, "panel", f"none of the {len(panel)} panel variants ({panel.name}) is in the file")
-    bad = ~(np.isnan(dosages) | ((dosages >= 0) & (dosages <= 2)))
-    if bad.any():
-        s, j = np.argwhere(bad)[0]
-        raise IngestError(path, f"{present[s]}:{panel.variants[j].id}", f"dosage {dosages[s, j]} outside [0, 2]")
+    invalid = _drop_impossible(dosages, present, panel)
     return VcfDosages(
         path=path,
         dosages={s: dosages[i].astype(np.float32) for i, s in enumerate(present)},
@@ -173,4 +173,21 @@ def read_vcf_dosages(path: str | os.PathLike, panel: VariantPanel, samples: Sequ
         n_records=n_records,
         other_samples=len(in_file) - len(present),
         source={"dosage_source": ",".join(sorted(sources)) or "none"},
+        invalid_calls=invalid,
     )
+
+
+def _drop_impossible(dosages: np.ndarray, samples: Sequence[str], panel: VariantPanel) -> dict[str, list[str]]:
+    """Set dosages outside [0, 2] (a triploid call, a DS of 3.5) to NaN in place; returns what was dropped.
+
+    One impossible call makes that call missing, not the sample or the file.
+
+    Returns:
+        sample → ``"<variant id>: dosage <value> outside [0, 2]"`` per dropped call.
+    """
+    bad = ~(np.isnan(dosages) | ((dosages >= 0) & (dosages <= 2)))  # (S, V)
+    invalid: dict[str, list[str]] = {}
+    for s, j in np.argwhere(bad):
+        invalid.setdefault(samples[s], []).append(f"{panel.variants[j].id}: dosage {dosages[s, j]:g} outside [0, 2]")
+    dosages[bad] = np.nan
+    return invalid

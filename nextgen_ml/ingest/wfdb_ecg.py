@@ -11,7 +11,9 @@ from nextgen_ml.data.codec import encode_ecg
 from nextgen_ml.ingest.deid import Pseudonymiser, sha256_files
 from nextgen_ml.ingest.ecg_leads import standard_lead_name, standardise_ecg, to_microvolts
 from nextgen_ml.ingest.errors import IngestError
+from nextgen_ml.ingest.limits import check_ecg_claim
 from nextgen_ml.ingest.manifest import IngestOptions
+from nextgen_ml.ingest.plausibility import check_ecg_amplitude, check_wfdb_length
 from nextgen_ml.ingest.provenance import Converted
 
 
@@ -43,8 +45,13 @@ def read_wfdb_ecg(
     if not header.is_file():
         raise IngestError(header, "<file>", "WFDB header not found")
     try:
+        head = wfdb.rdheader(str(base))
+        check_ecg_claim(header, float(head.fs or 0), int(head.sig_len or 0), options)
+        check_wfdb_length(head, base)
         record = wfdb.rdrecord(str(base), physical=True)
     except (ValueError, OSError, EOFError, IndexError, TypeError, AttributeError, KeyError) as err:
+        if isinstance(err, IngestError):
+            raise
         raise IngestError(header, "<file>", f"unreadable WFDB record ({type(err).__name__}: {err})") from None
     signal = record.p_signal
     if signal is None or signal.ndim != 2 or signal.shape[1] != len(record.sig_name or []):
@@ -53,6 +60,7 @@ def read_wfdb_ecg(
         channels = [to_microvolts(signal[:, k], unit or "mV") for k, unit in enumerate(record.units)]
     except ValueError as err:
         raise IngestError(header, "units", str(err)) from None
+    check_ecg_amplitude(np.stack(channels), ",".join(sorted({u or "mV" for u in record.units})), header, options)
     names = [standard_lead_name(n) for n in record.sig_name]
     twelve, derived = standardise_ecg(np.stack(channels), names, float(record.fs), options.ecg_fs_hz, str(header))
     files = [header] + sorted({base.parent / f for f in (record.file_name or [])})

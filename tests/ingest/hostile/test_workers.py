@@ -1,0 +1,58 @@
+"""The worker pool: a decoder killed by a signal, a segfault, a memory blow-up or a hang costs only its file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nextgen_ml.data.store import RecordStore
+from nextgen_ml.ingest.manifest import parse_manifest
+from nextgen_ml.ingest.pipeline import ingest
+from nextgen_ml.ingest.readers import READERS
+
+from ..conftest import LIMB_AND_CHEST, TEST_KEY, einthoven_ecg, write_wfdb
+from .crashing_readers import misbehaving_wfdb
+
+
+def _manifest(tmp_path: Path, names: list[str], options: str) -> object:
+    export = tmp_path / "export"
+    for k, name in enumerate(names):
+        write_wfdb(export / "wfdb", name, einthoven_ecg(500, seed=k), LIMB_AND_CHEST)
+    patients = ", ".join(f"{{id: P{k}, files: [wfdb/{name}.hea]}}" for k, name in enumerate(names))
+    text = f"site: s\noptions: {{{options}}}\npatients: [{patients}]\n"
+    return parse_manifest(text, export, export / "manifest.yaml")
+
+
+def _run(tmp_path: Path, names: list[str], options: str) -> dict[str, tuple[str, str | None, str | None]]:
+    manifest = _manifest(tmp_path, names, options)
+    readers = {**READERS, "wfdb": misbehaving_wfdb}
+    report = ingest(manifest, tmp_path / "store", key=TEST_KEY, progress=False, readers=readers)
+    counts = report.counts()
+    assert counts["patients_in"] == len(names) == counts["records_written"] + counts["patients_quarantined"]
+    assert len(RecordStore(tmp_path / "store")) == counts["records_written"]
+    return {Path(f.path).stem: (f.status, f.field, f.reason) for f in report.files}
+
+
+def test_decoder_killed_by_a_signal_costs_only_its_file(tmp_path):
+    files = _run(tmp_path, ["ok_a", "kill_me", "ok_b", "ok_c"], "workers: 2")
+    assert files["kill_me"][0] == "quarantined"
+    assert "decoder process died (signal SIGKILL)" in files["kill_me"][2]
+    assert all(files[n][0] == "ingested" for n in ("ok_a", "ok_b", "ok_c"))
+
+
+@pytest.mark.slow
+def test_segfault_memory_blowup_and_hang_cost_only_their_files(tmp_path):
+    names = ["ok_a", "segv_me", "hog_me", "sleep_me", "ok_b"]
+    files = _run(tmp_path, names, "workers: 2, worker_memory_mb: 4096, file_timeout_s: 3")
+    assert "signal SIGSEGV" in files["segv_me"][2]
+    assert files["hog_me"][0] == "quarantined" and "MemoryError" in files["hog_me"][2]
+    assert files["sleep_me"][0] == "quarantined" and "file_timeout_s" in files["sleep_me"][2]
+    assert files["ok_a"][0] == files["ok_b"][0] == "ingested"
+
+
+def test_in_process_decoding_isolates_exceptions_too(tmp_path):
+    files = _run(tmp_path, ["ok_a", "recurse_me", "keyerror_me", "ok_b"], "workers: 0")
+    assert files["ok_a"][0] == files["ok_b"][0] == "ingested"
+    assert files["recurse_me"][1:] == ("<file>", "RecursionError: input nested too deeply to process")
+    assert files["keyerror_me"][1:] == ("<file>", "KeyError: 'R4.SpaceshipType'")
