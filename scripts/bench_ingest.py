@@ -1,12 +1,15 @@
-"""Throughput of each ingest reader: files/s and MB/s per format on real (pydicom) and generated files.
+"""Ingest throughput: each reader alone (files/s, MB/s per format), and the whole pipeline with worker processes.
 
 Usage::
 
-    python scripts/bench_ingest.py [--n 20] [--vcf-samples 500] [--vcf-variants 2000]
+    python scripts/bench_ingest.py [--part readers|workers|all] [--n 20] [--workers 0 1 2] [--patients 16]
 
-Prints a readable table; the LAST line is one JSON object ``{"format": {"files_per_s": .., "mb_per_s": ..}, ...}``.
-Each reader runs on ``--n`` files (VCF: one multi-sample file read ``--n`` times; CSV: one table) after one
-warm-up call; times are wall-clock on this machine.
+``readers``: each reader runs on ``--n`` files (VCF: one multi-sample file read ``--n`` times; CSV: one table)
+after one warm-up call. ``workers``: ``nextgen-ml ingest``'s pipeline (:func:`nextgen_ml.ingest.pipeline.ingest`,
+store written) on a generated export of ``--patients`` patients, each with a WFDB ECG, a FHIR bundle and an
+image (echo cine, JPEG, or CT slice), once per ``--workers`` value (0 = in the main process), after one
+warm-up run; the best of ``--repeats`` runs counts. Prints readable tables; the LAST line is one JSON object
+``{"readers": {format: {...}}, "workers": {"w1": {...}, ..., "speedup_2_vs_1": ..}}``. Wall-clock times.
 """
 
 from __future__ import annotations
@@ -115,13 +118,91 @@ def _vcf(folder: Path, n_samples: int, n_variants: int):
     return gz, VariantPanel("bench", "GRCh38", tuple(variants)), samples
 
 
+def _export(folder: Path, n_patients: int) -> Path:
+    """A hospital export of ``n_patients`` patients and its manifest: each has a WFDB ECG, a FHIR bundle and an
+    image (an echo cine, JPEG, for even patients; a CT slice for odd ones)."""
+    import yaml
+    from pydicom.data import get_testdata_file
+
+    fixture = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "ingest" / "fhir_bundle_r4.json"
+    echo = _copies(get_testdata_file("examples_ybr_color.dcm"), folder / "echo", n_patients)
+    ct = _copies(get_testdata_file("CT_small.dcm"), folder / "ct", n_patients)
+    heads = _wfdb_files(folder / "wfdb", n_patients)
+    fhir = _copies(str(fixture), folder / "fhir", n_patients)
+    patients = [
+        {
+            "id": f"MRN-{i:05d}",
+            "files": [str(p.relative_to(folder)) for p in ((ct, echo)[i % 2 == 0][i], heads[i], fhir[i])],
+        }
+        for i in range(n_patients)
+    ]
+    manifest = folder / "manifest.yaml"
+    manifest.write_text(yaml.safe_dump({"site": "bench", "patients": patients}, sort_keys=False))
+    return manifest
+
+
+def bench_workers(tmp: Path, n_patients: int, workers: list[int], repeats: int = 2) -> dict:
+    """Pipeline files/s per number of worker processes (store written, reports included)."""
+    from dataclasses import replace
+
+    from nextgen_ml.ingest.manifest import load_manifest
+    from nextgen_ml.ingest.pipeline import ingest
+
+    manifest = load_manifest(_export(tmp / "export", n_patients))
+    n_files = sum(len(p.files) for p in manifest.patients)
+    key = b"bench-key-0123456789"
+    ingest(manifest, tmp / "warm_up", key=key, progress=False)  # imports and decoder plugins, not timed
+    out: dict = {}
+    for w in workers:
+        opts = replace(manifest.options, workers=w, chunk_size=n_patients)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            report = ingest(manifest, tmp / f"store_w{w}", key=key, options=opts, progress=False)
+            times.append(time.perf_counter() - start)
+            assert report.counts()["files_quarantined"] == 0, report.summary()
+        seconds = min(times)
+        out[f"w{w}"] = {
+            "workers": w,
+            "files": n_files,
+            "seconds": round(seconds, 2),
+            "files_per_s": round(n_files / seconds, 2),
+        }
+    if "w1" in out:
+        for w in workers:
+            if w > 1:
+                out[f"speedup_{w}_vs_1"] = round(out[f"w{w}"]["files_per_s"] / out["w1"]["files_per_s"], 2)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=20, help="files per format")
+    parser.add_argument("--part", choices=("readers", "workers", "all"), default="all")
+    parser.add_argument("--n", type=int, default=20, help="files per format (readers)")
     parser.add_argument("--vcf-samples", type=int, default=500)
     parser.add_argument("--vcf-variants", type=int, default=2000)
+    parser.add_argument("--patients", type=int, default=16, help="patients of the generated export (workers)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2], help="worker counts to compare")
+    parser.add_argument("--repeats", type=int, default=2, help="runs per worker count (the fastest counts)")
     args = parser.parse_args()
+    figures: dict[str, dict] = {}
+    if args.part in ("readers", "all"):
+        figures["readers"] = bench_readers(args)
+    if args.part in ("workers", "all"):
+        with tempfile.TemporaryDirectory() as tmp_name:
+            figures["workers"] = bench_workers(Path(tmp_name), args.patients, args.workers, args.repeats)
+        print(f"\n{'workers':<10}{'files':>7}{'s':>9}{'files/s':>10}   (pipeline, {args.patients} patients)")
+        for key, r in figures["workers"].items():
+            if key.startswith("w"):
+                print(f"{r['workers']:<10}{r['files']:>7}{r['seconds']:>9.2f}{r['files_per_s']:>10.2f}")
+        for key, ratio in figures["workers"].items():
+            if key.startswith("speedup"):
+                print(f"{key}: {ratio}")
+    print(json.dumps(figures))
 
+
+def bench_readers(args: argparse.Namespace) -> dict:
+    """Files/s and MB/s of each reader alone (prints its table)."""
     from pydicom.data import get_testdata_file
 
     from nextgen_ml.ingest.csv_clinical import read_clinical_csv
@@ -177,7 +258,7 @@ def main() -> None:
         f"(vcf: {args.vcf_samples} samples x {args.vcf_variants} records, panel {len(panel)}; "
         f"csv: {len(rows)} rows, {results['csv']['rows_per_s']} rows/s)"
     )
-    print(json.dumps({k: {"files_per_s": v["files_per_s"], "mb_per_s": v["mb_per_s"]} for k, v in results.items()}))
+    return {k: {"files_per_s": v["files_per_s"], "mb_per_s": v["mb_per_s"]} for k, v in results.items()}
 
 
 if __name__ == "__main__":
