@@ -1,72 +1,80 @@
-"""Per-requester query budget of a discovery catalog, persisted in a JSON file.
+"""Per-identity privacy budget of a discovery site: ε spent and fresh answers given, persisted atomically.
 
-Small-cell suppression alone does not stop a *differencing attack* (ask for cohort A, then for A minus one
-trait, subtract). Bounding how many questions each requester may ask a site limits how many such
-differences can be taken. The file maps requester → queries used and is updated under an ``fcntl`` lock.
+Every fresh answer costs its ε (pure ε-DP composes additively), charged to the *authenticated* identity. The
+ledger (``<store>/_governance/budget.json``) is rewritten as a whole under a lock file, via a temporary file
+and ``os.replace``, so a crash leaves the old or the new ledger, never a torn one, and budgets survive a
+restart of the server.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
 from pathlib import Path
+from typing import Any
+
+from nextgen_ml.governance.files import atomic_write_json, locked, read_json
+from nextgen_ml.governance.keys import check_identity
+from nextgen_ml.governance.policy import GOVERNANCE_DIR, SitePolicy
+
+BUDGET_FILE = "budget.json"
+_EPS_SLACK = 1e-9  # float tolerance when comparing sums of ε
 
 
 class QueryBudgetExceeded(PermissionError):
-    """A requester has used up the queries allowed at a catalog."""
+    """An identity (or the whole site) has spent the ε or the number of answers the site policy allows."""
 
 
-class QueryBudget:
-    """Count queries per requester against a limit.
+class PrivacyBudget:
+    """ε and answers spent per identity at one site, against the site's :class:`SitePolicy`.
 
     Args:
-        path: JSON file holding ``{"max_queries": int, "used": {requester: int}}`` (created).
-        max_queries: queries each requester may ask.
+        path: the ledger file (created on first charge).
+        policy: the steward's policy (budget sizes).
     """
 
-    def __init__(self, path: str | os.PathLike, max_queries: int = 100) -> None:
-        if max_queries < 1:
-            raise ValueError(f"max_queries must be >= 1, got {max_queries}")
-        self.path, self.max_queries = Path(path), int(max_queries)
+    def __init__(self, path: str | os.PathLike, policy: SitePolicy) -> None:
+        self.path, self.policy = Path(path), policy
 
-    def used(self, requester: str) -> int:
-        """Queries ``requester`` has asked so far."""
-        if not self.path.exists():
-            return 0
-        return int(json.loads(self.path.read_text() or "{}").get("used", {}).get(requester, 0))
+    @classmethod
+    def for_store(cls, store_path: str | os.PathLike, policy: SitePolicy) -> PrivacyBudget:
+        """``<store>/_governance/budget.json``."""
+        return cls(Path(store_path) / GOVERNANCE_DIR / BUDGET_FILE, policy)
 
-    def remaining(self, requester: str) -> int:
-        return max(0, self.max_queries - self.used(requester))
+    def _state(self) -> dict[str, Any]:
+        return read_json(self.path, {"identities": {}, "site_epsilon_spent": 0.0})
 
-    def charge(self, requester: str) -> int:
-        """Spend one query of ``requester``; returns the queries left.
+    def spent(self, identity: str) -> dict[str, float]:
+        """``{"epsilon": ε spent, "queries": fresh answers}`` of ``identity``."""
+        return dict(self._state()["identities"].get(identity, {"epsilon": 0.0, "queries": 0}))
+
+    def remaining(self, identity: str) -> float:
+        """ε ``identity`` may still spend."""
+        return max(0.0, self.policy.epsilon_budget - self.spent(identity)["epsilon"])
+
+    def charge(self, identity: str, epsilon: float) -> float:
+        """Spend ``epsilon`` of ``identity``'s budget; returns the ε left.
 
         Raises:
-            QueryBudgetExceeded: the requester has no query left (nothing is spent).
+            QueryBudgetExceeded: the identity's ε or answers, or the site's ε, would be exceeded (nothing spent).
         """
-        if not requester:
-            raise ValueError("requester must be a non-empty id")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "r+", encoding="utf-8") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                state = json.loads(handle.read() or "{}")
-                used = state.setdefault("used", {})
-                spent = int(used.get(requester, 0))
-                if spent >= self.max_queries:
-                    raise QueryBudgetExceeded(
-                        f"requester {requester!r} has used all {self.max_queries} queries allowed at this catalog "
-                        f"({self.path}); ask the data steward for a new budget"
-                    )
-                used[requester] = spent + 1
-                state["max_queries"] = self.max_queries
-                handle.seek(0)
-                handle.truncate()
-                handle.write(json.dumps(state, indent=2, sort_keys=True))
-                handle.flush()
-                os.fsync(handle.fileno())
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-        return self.max_queries - spent - 1
+        check_identity(identity)
+        with locked(self.path):
+            state = self._state()
+            mine = state["identities"].setdefault(identity, {"epsilon": 0.0, "queries": 0})
+            if mine["epsilon"] + epsilon > self.policy.epsilon_budget + _EPS_SLACK:
+                raise QueryBudgetExceeded(
+                    f"identity {identity!r} has spent {mine['epsilon']:g} of its ε budget "
+                    f"{self.policy.epsilon_budget:g} at this site; a fresh answer costs {epsilon:g}"
+                )
+            if mine["queries"] >= self.policy.max_queries:
+                raise QueryBudgetExceeded(
+                    f"identity {identity!r} has used all {self.policy.max_queries} answers allowed at this site"
+                )
+            cap = self.policy.site_epsilon_budget
+            if cap is not None and state["site_epsilon_spent"] + epsilon > cap + _EPS_SLACK:
+                raise QueryBudgetExceeded(f"this site has spent its total ε budget {cap:g}; ask the data steward")
+            mine["epsilon"] += epsilon
+            mine["queries"] += 1
+            state["site_epsilon_spent"] += epsilon
+            atomic_write_json(self.path, state)
+        return self.policy.epsilon_budget - mine["epsilon"]

@@ -1,37 +1,48 @@
-"""A small Beacon-v2-like HTTP front end for one :class:`~nextgen_ml.governance.discovery.Catalog`.
+"""A GA4GH Beacon v2 style HTTP front end for one :class:`~nextgen_ml.governance.discovery.Catalog`.
 
-``POST /query`` takes ``{"meta": {"requestedGranularity": "count"|"boolean", "requester": ID},
-"query": {"requestParameters": {CohortQuery fields}}}`` and returns ``{"meta": ..., "responseSummary":
-{"exists": bool|null, "numTotalResults": int|null}, "info": {"suppressed": bool, "k": int, "roundedTo": int}}``.
-``GET /info`` describes the catalog. Serve on localhost only (``nextgen-ml discover --serve PORT``).
+Every query must carry an API key issued by the steward (``Authorization: Bearer ngd_...`` or
+``X-API-Key: ngd_...``); the key decides the identity whose ε budget is charged, so a requester name in the
+body changes nothing. ``POST /query`` takes a Beacon v2 request body::
+
+    {"meta": {"apiVersion": "v2.0.0"},
+     "query": {"requestParameters": {CohortQuery fields}, "requestedGranularity": "count" | "boolean"}}
+
+and returns ``{"meta": {...}, "responseSummary": {"exists": bool, "numTotalResults": int}, "info": {...}}``
+(``numTotalResults`` only for a released count). ``GET /info`` describes the catalog and its policy. Errors:
+401 without a valid key, 400 for a bad query, 422 for a malformed body (neither is charged), 429 when the
+identity's budget is spent.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Request
 from pydantic import BaseModel, Field
 
 import nextgen_ml
 from nextgen_ml.governance.budget import QueryBudgetExceeded
-from nextgen_ml.governance.discovery import Catalog, CohortQuery
+from nextgen_ml.governance.discovery import Catalog, SiteAnswer
+from nextgen_ml.governance.keys import AuthenticationError, KeyStore
+from nextgen_ml.governance.query import CohortQuery
 
 API_VERSION = "v2.0.0"
+RETURNED_SCHEMAS = [{"entityType": "individual", "schema": "beacon-individual-v2.0.0"}]
 
 
 class RequestMeta(BaseModel):
-    requestedGranularity: str = "count"  # noqa: N815 - Beacon v2 field name
-    requester: str = Field(min_length=1)
-    apiVersion: str = API_VERSION  # noqa: N815
+    apiVersion: str = API_VERSION  # noqa: N815 - Beacon v2 field name
+    requestedGranularity: str | None = None  # noqa: N815 - accepted here too (older clients)
+    requester: str | None = None  # informative only: the API key decides the identity
 
 
 class RequestQuery(BaseModel):
     requestParameters: dict[str, Any] = Field(default_factory=dict)  # noqa: N815
+    requestedGranularity: str | None = None  # noqa: N815
 
 
 class BeaconRequest(BaseModel):
-    meta: RequestMeta
+    meta: RequestMeta = Field(default_factory=RequestMeta)
     query: RequestQuery = Field(default_factory=RequestQuery)
 
 
@@ -40,6 +51,7 @@ def _meta(catalog: Catalog, granularity: str, received: dict[str, Any] | None = 
         "beaconId": catalog.site,
         "apiVersion": API_VERSION,
         "returnedGranularity": granularity,
+        "returnedSchemas": RETURNED_SCHEMAS,
         "software": f"nextgen_ml {nextgen_ml.__version__}",
     }
     if received is not None:
@@ -47,37 +59,70 @@ def _meta(catalog: Catalog, granularity: str, received: dict[str, Any] | None = 
     return meta
 
 
-def create_app(catalog: Catalog) -> FastAPI:
+def beacon_response(catalog: Catalog, answer: SiteAnswer, received: dict[str, Any], left: float) -> dict[str, Any]:
+    """The Beacon v2 response for a released answer (``exists`` is false when the noisy count is below k)."""
+    summary: dict[str, Any] = {"exists": bool(answer.exists)}
+    if answer.granularity == "count" and not answer.suppressed:
+        summary["numTotalResults"] = answer.count
+    return {
+        "meta": _meta(catalog, answer.granularity, received),
+        "responseSummary": summary,
+        "info": {
+            "suppressed": answer.suppressed,
+            "display": answer.display(),
+            "threshold": answer.k,
+            "roundedTo": answer.round_to,
+            "appliedParameters": answer.applied,
+            "ageMaxExclusive": answer.age_max_exclusive,
+            "epsilonCharged": answer.epsilon,
+            "cached": answer.cached,
+            "epsilonRemaining": left,
+        },
+    }
+
+
+def _token(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.headers.get("x-api-key")
+
+
+def create_app(catalog: Catalog, keys: KeyStore | None = None) -> FastAPI:
     """The FastAPI app answering aggregate cohort queries for ``catalog``.
 
     Args:
-        catalog: the site's catalog (its budget and audit log apply to every HTTP query).
+        catalog: the site's catalog (its policy, budget and audit log apply to every query).
+        keys: the site's API keys (default ``<store>/_governance/keys.json``).
     """
+    keys = keys or KeyStore.for_store(catalog.store_path)
     app = FastAPI(title=f"nextgen_ml discovery: {catalog.site}", version=nextgen_ml.__version__)
+
+    def identity(request: Request) -> str:
+        try:
+            return keys.authenticate(_token(request))
+        except AuthenticationError as err:
+            raise HTTPException(status_code=401, detail=str(err), headers={"WWW-Authenticate": "Bearer"}) from None
 
     @app.get("/info")
     def info() -> dict[str, Any]:
         return {"meta": _meta(catalog, "boolean"), "response": catalog.info()}
 
     @app.post("/query")
-    def query(request: BeaconRequest) -> dict[str, Any]:
+    def query(request: BeaconRequest, who: str = Depends(identity)) -> dict[str, Any]:  # noqa: B008
+        granularity = request.query.requestedGranularity or request.meta.requestedGranularity or "count"
         try:
-            params = {**request.query.requestParameters, "granularity": request.meta.requestedGranularity}
-            cohort = CohortQuery.from_dict(params)
-        except (TypeError, ValueError) as err:
-            raise HTTPException(status_code=400, detail=str(err)) from None
-        try:
-            answer = catalog.answer(cohort, request.meta.requester)
+            cohort = CohortQuery.from_dict({**request.query.requestParameters, "granularity": granularity})
+            answer = catalog.answer(cohort, who)
         except QueryBudgetExceeded as err:
             raise HTTPException(status_code=429, detail=str(err)) from None
-        except ValueError as err:
+        except (TypeError, ValueError) as err:
             raise HTTPException(status_code=400, detail=str(err)) from None
-        received = {"requestedGranularity": cohort.granularity, "requestParameters": cohort.to_dict()}
-        return {
-            "meta": _meta(catalog, cohort.granularity, received),
-            "responseSummary": {"exists": answer.exists, "numTotalResults": answer.count},
-            "info": {"suppressed": answer.suppressed, "k": answer.k, "roundedTo": answer.round_to,
-                     "display": answer.display()},
+        received = {
+            "apiVersion": request.meta.apiVersion,
+            "requestedGranularity": granularity,
+            "requestParameters": cohort.to_dict(),
         }
+        return beacon_response(catalog, answer, received, catalog.budget.remaining(who))
 
     return app
