@@ -35,7 +35,7 @@ def make_record(pid: str = "p0", site: str = "site_a", rng: np.random.Generator 
         "genotype": {"dosages": [0.0, 1.0, 2.0, float("nan")], "prs": 0.3},
         "text": "Chest pain on exertion. Hx of MI. On atorvastatin.",
         "labels": {"mace": 1, "diagnosis": "coronary_artery_disease", "findings": ["prior_infarction"],
-                   "lvef": 48.0, "event_time": 2.5, "event": 1},
+                   "lvef": 48.0, "time_to_mace": {"time": 2.5, "event": 1}},
         "provenance": [{"modality": "ecg", "format": "synthetic", "uri": None, "sha256": None, "metadata": "{}"}],
     }
     record.update(overrides)

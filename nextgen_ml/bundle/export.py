@@ -72,6 +72,7 @@ def _preprocessing(config: dict[str, Any], info: dict[str, Any], dm_state: dict[
         "transforms": {m: {"class": TRANSFORMS[m].__name__, "kwargs": dict(kwargs.get(m) or {}),
                            "state": fitted[m]} for m in modalities},
         "modality_specs": info["modality_specs"],
+        "dictionary": (dm_state or {}).get("dictionary"),
     }
 
 

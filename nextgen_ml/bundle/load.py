@@ -22,7 +22,12 @@ from nextgen_ml.bundle.files import (
 )
 from nextgen_ml.bundle.preprocess import Preprocessor, build_transform
 from nextgen_ml.bundle.pretrained import PretrainedModel
+from nextgen_ml.data.dictionary import DataDictionary
 from nextgen_ml.data.schema import SCHEMA_VERSION
+
+#: record schema majors whose bundles this nextgen_ml loads: 2.0 changed how ``tabular`` and ``labels`` are declared
+#: (data dictionaries), not the model inputs; a bundle's own transform state says which variables it reads.
+READABLE_SCHEMA_MAJORS: frozenset[str] = frozenset({"1", SCHEMA_VERSION.split(".")[0]})
 
 
 def sha256_file(path: Path) -> str:
@@ -38,11 +43,17 @@ def _check_manifest(path: Path, manifest: dict[str, Any]) -> None:
     if fmt.split(".")[0] != BUNDLE_FORMAT.split(".")[0]:
         raise BundleError(f"bundle {path}: format {fmt}; this nextgen_ml reads bundle format {BUNDLE_FORMAT}")
     version = str(manifest.get("schema_version", "0"))
-    if version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
+    if version.split(".")[0] not in READABLE_SCHEMA_MAJORS:
         raise BundleError(
             f"bundle {path}: field 'schema_version': trained on record schema {version}; this nextgen_ml uses "
             f"{SCHEMA_VERSION} (export the checkpoint again with a matching version)"
         )
+
+
+def bundle_dictionary(preprocessing: dict[str, Any]) -> DataDictionary | None:
+    """The training store's data dictionary saved in a bundle (None for bundles from before dictionaries)."""
+    raw = preprocessing.get("dictionary")
+    return None if raw is None else DataDictionary.parse(raw, defaults=False)
 
 
 def build_model(config: dict[str, Any], preprocessing: dict[str, Any]) -> tuple[torch.nn.Module, Any]:
@@ -50,7 +61,7 @@ def build_model(config: dict[str, Any], preprocessing: dict[str, Any]) -> tuple[
     from nextgen_ml.training.factory import build_net, build_task
 
     cfg = OmegaConf.create(config)
-    task = build_task(cfg)
+    task = build_task(cfg.task, bundle_dictionary(preprocessing))
     net = build_net(config["model"], preprocessing["modalities"], preprocessing["modality_specs"], task.num_outputs)
     return net, task
 
@@ -92,4 +103,5 @@ def load_pretrained(path: str | Path, device: str | torch.device = "cpu") -> Pre
         )
     card = read_json(path / CARD_JSON) if (path / CARD_JSON).is_file() else {}
     panel = getattr(transforms.get("genomics"), "panel", None)
-    return PretrainedModel(path, net, task, Preprocessor(transforms), manifest, config, card, panel, device)
+    preprocessor = Preprocessor(transforms, bundle_dictionary(preprocessing))
+    return PretrainedModel(path, net, task, preprocessor, manifest, config, card, panel, device)

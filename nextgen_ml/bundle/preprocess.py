@@ -10,9 +10,10 @@ import numpy as np
 import torch
 
 from nextgen_ml.data.datamodule import TRANSFORMS
-from nextgen_ml.data.dataset import Collate, extract_targets
+from nextgen_ml.data.dataset import Collate
+from nextgen_ml.data.dictionary import DataDictionary
 from nextgen_ml.data.panel import VariantPanel
-from nextgen_ml.data.schema import TABULAR_BY_NAME
+from nextgen_ml.data.targets import TargetEncoder
 from nextgen_ml.data.transforms import (
     EcgTransform,
     GenomicsTransform,
@@ -82,13 +83,16 @@ def _check_tabular(t: TabularTransform, pid: str, tabular: Mapping[str, Any]) ->
         value = tabular.get(var.name)
         if value is None:
             continue
-        if var.kind == "categorical" and value not in var.categories:
+        if not var.is_numeric and value not in var.categories:
             raise InputMismatchError(pid, f"tabular.{var.name}", f"{value!r} not in {list(var.categories)}")
-        if var.kind == "numeric" and not isinstance(value, (int, float)):
+        if var.is_numeric and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise InputMismatchError(pid, f"tabular.{var.name}", f"not a number: {value!r}")
-    unknown = sorted(set(tabular) - set(TABULAR_BY_NAME))
-    if unknown:
-        raise InputMismatchError(pid, f"tabular.{unknown[0]}", "not a clinical variable of the record schema")
+    known = {v.name for v in t.variables}
+    unknown = sorted(set(tabular) - known)
+    if unknown and not known & set(tabular):
+        raise InputMismatchError(
+            pid, f"tabular.{unknown[0]}", f"none of the bundle's clinical variables are present ({sorted(known)})"
+        )
 
 
 #: transform class → check of one record's field against it (before the transform runs).
@@ -105,10 +109,12 @@ class Preprocessor:
 
     Args:
         transforms: modality → fitted transform (e.g. from :func:`build_transform`).
+        dictionary: the training store's data dictionary (labels → targets); None gives no targets.
     """
 
-    def __init__(self, transforms: Mapping[str, ModalityTransform]) -> None:
+    def __init__(self, transforms: Mapping[str, ModalityTransform], dictionary: DataDictionary | None = None) -> None:
         self.transforms = dict(sorted(transforms.items()))
+        self.targets = None if dictionary is None else TargetEncoder(dictionary)
         self.modalities = list(self.transforms)
         self._collate = Collate(self.modalities)
 
@@ -135,7 +141,8 @@ class Preprocessor:
                 raise
             except (ValueError, KeyError, TypeError) as err:
                 raise InputMismatchError(pid, t.column, f"cannot be preprocessed: {err}") from err
-        return {"inputs": inputs, "targets": extract_targets(record.get("labels")), "index": index}
+        targets = {} if self.targets is None else self.targets(record.get("labels"))
+        return {"inputs": inputs, "targets": targets, "index": index}
 
     def batches(
         self, records: Iterable[Mapping[str, Any]], batch_size: int = 64

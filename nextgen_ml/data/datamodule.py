@@ -14,11 +14,13 @@ import pyarrow.compute as pc
 from torch.utils.data import DataLoader
 
 from nextgen_ml.data.dataset import Collate, MultimodalDataset
+from nextgen_ml.data.dictionary import DataDictionary
 from nextgen_ml.data.schema import MODALITIES, MODALITY_COLUMN, SCHEMA_VERSION
 from nextgen_ml.data.sensor_transforms import HeartSoundTransform, WearableTransform
-from nextgen_ml.data.splits import predefined_split, site_held_out_split, stratified_group_split
+from nextgen_ml.data.splits import kfold_splits, predefined_split, site_held_out_split, stratified_group_split
 from nextgen_ml.data.store import METADATA_FILE, RecordStore
 from nextgen_ml.data.store_fs import is_uri
+from nextgen_ml.data.targets import strata
 from nextgen_ml.data.transforms import (
     EcgTransform,
     GenomicsTransform,
@@ -29,6 +31,9 @@ from nextgen_ml.data.transforms import (
 )
 
 log = logging.getLogger(__name__)
+
+#: split strategies of ``CardioDataModule(split=...)``
+SPLITS: tuple[str, ...] = ("stratified", "kfold", "site", "predefined")
 
 #: modality → transform class; transform kwargs come from ``CardioDataModule(transforms={modality: {...}})``.
 TRANSFORMS: dict[str, type[ModalityTransform]] = {
@@ -46,14 +51,19 @@ class CardioDataModule(pl.LightningDataModule):
     """Batches of ``{"inputs", "mask", "targets", "index"}`` from a record store.
 
     Args:
-        data_dir: store directory. If it holds no store and ``cohort`` is given, a synthetic cohort is written
-            there first (and reused by later runs).
+        data_dir: store directory, or a list of stores read as one dataset (e.g. one per site; their data
+            dictionaries are reconciled by code). If a single ``data_dir`` holds no store and ``cohort`` is given,
+            a synthetic cohort is written there first (and reused by later runs). A store is regenerated only when
+            the generator wrote it with other settings; an ingested store, or one whose provenance cannot be
+            proven, is never overwritten, and a missing store without ``cohort`` is an error.
         modalities: modalities to load (any subset of :data:`~nextgen_ml.data.schema.MODALITIES`).
         cohort: keyword arguments for :func:`nextgen_ml.data.cohort.write_cohort` (``n``, ``sites``, ``seed``,
             ``config``), or None.
-        split: ``"stratified"`` (patient-grouped, stratified on ``stratify_on``), ``"site"`` (hold out
-            ``test_sites``) or ``"predefined"`` (the record's ``split`` field).
-        stratify_on: label used for stratification.
+        split: ``"stratified"`` (patient-grouped, stratified on ``stratify_on``), ``"kfold"`` (fold ``fold`` of
+            ``folds`` patient-grouped stratified folds is the test set), ``"site"`` (hold out ``test_sites``) or
+            ``"predefined"`` (the record's ``split`` field).
+        stratify_on: label used for stratification (classes; event for survival; quantile bins for regression).
+        folds / fold: number of cross-validation folds and the one held out as test (``split="kfold"``).
         val_frac / test_frac: split fractions (of patients).
         test_sites: sites held out for testing when ``split="site"``.
         sites: only read these sites (e.g. one federated site's partition).
@@ -74,7 +84,7 @@ class CardioDataModule(pl.LightningDataModule):
 
     def __init__(
         self,
-        data_dir: str | Path,
+        data_dir: str | Path | Sequence[str | Path],
         modalities: Sequence[str] = MODALITIES,
         cohort: Mapping[str, Any] | None = None,
         split: str = "stratified",
@@ -94,6 +104,8 @@ class CardioDataModule(pl.LightningDataModule):
         modality_dropout: float = 0.0,
         seed: int = 0,
         purpose: Mapping[str, Any] | None = None,
+        folds: int = 5,
+        fold: int = 0,
     ) -> None:
         super().__init__()
         unknown = sorted(set(modalities) - set(MODALITIES))
@@ -101,12 +113,22 @@ class CardioDataModule(pl.LightningDataModule):
             raise ValueError(f"modalities: unknown {unknown}; choose from {list(MODALITIES)}")
         if not modalities:
             raise ValueError("modalities: at least one modality is needed")
-        if split not in ("stratified", "site", "predefined"):
-            raise ValueError(f"split must be 'stratified', 'site' or 'predefined', got {split!r}")
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
+        if folds < 2 or not 0 <= fold < folds:
+            raise ValueError(f"folds/fold: need folds >= 2 and 0 <= fold < folds, got folds={folds}, fold={fold}")
+        self.folds, self.fold = folds, fold
         bad_tf = sorted(set(transforms or {}) - set(MODALITIES))
         if bad_tf:
             raise ValueError(f"transforms: unknown modalities {bad_tf}")
-        self.data_dir = data_dir if is_uri(data_dir) else Path(data_dir)
+        if isinstance(data_dir, (str, Path)):
+            self.data_dir: Any = data_dir if is_uri(data_dir) else Path(data_dir)
+        else:
+            self.data_dir = [d if is_uri(d) else Path(d) for d in data_dir]
+            if not self.data_dir:
+                raise ValueError("data_dir: an empty list of stores")
+            if cohort:
+                raise ValueError("data_dir: a list of stores is read as it is; set cohort=null (data=store)")
         self.modalities = sorted(modalities)
         self.cohort = dict(cohort) if cohort else None
         self.split, self.stratify_on = split, stratify_on
@@ -132,13 +154,22 @@ class CardioDataModule(pl.LightningDataModule):
 
     # ------------------------------------------------------------------ data preparation
     def prepare_data(self) -> None:
+        if isinstance(self.data_dir, list):
+            for d in self.data_dir:
+                if not is_uri(d) and not (Path(d) / METADATA_FILE).exists():
+                    raise FileNotFoundError(f"data_dir: no record store at {d}")
+            return
         if is_uri(self.data_dir):  # a store on a filesystem URI is only ever read
             return
         meta_file = self.data_dir / METADATA_FILE
-        if meta_file.exists() and (self.cohort is None or self._cached_cohort_matches(meta_file)):
-            return
-        if self.cohort is None:
-            raise FileNotFoundError(f"data_dir: no record store at {self.data_dir} and no cohort to generate")
+        if meta_file.exists():
+            if self.cohort is None or self._keep_store(meta_file):
+                return
+        elif self.cohort is None:
+            raise FileNotFoundError(
+                f"data_dir: no record store at {self.data_dir} (write one with `nextgen-ml ingest` or "
+                "`nextgen-ml cohort`; a missing store never falls back to a synthetic cohort)"
+            )
         from nextgen_ml.data.cohort import CohortConfig, write_cohort
 
         kwargs = dict(self.cohort)
@@ -147,9 +178,20 @@ class CardioDataModule(pl.LightningDataModule):
         log.info("generating synthetic cohort %s into %s", self.cohort, self.data_dir)
         write_cohort(self.data_dir, overwrite=meta_file.exists(), **kwargs)
 
-    def _cached_cohort_matches(self, meta_file: Path) -> bool:
-        """Whether the cached store was generated with this cohort's parameters and the current schema."""
+    def _keep_store(self, meta_file: Path) -> bool:
+        """Whether the existing store is used as it is: anything the generator did not provably write is kept."""
+        from nextgen_ml.data.cohort.generate import GENERATOR
+
         meta = json.loads(meta_file.read_text())
+        gen = meta.get("generator") or {}
+        if gen.get("name") != GENERATOR or "ingest" in meta or meta.get("appends"):
+            log.warning("data_dir %s holds a store the cohort generator did not write: it is used as it is and "
+                        "never regenerated (data.cohort is ignored)", self.data_dir)
+            return True
+        return self._cached_cohort_matches(meta)
+
+    def _cached_cohort_matches(self, meta: dict[str, Any]) -> bool:
+        """Whether the cached store was generated with this cohort's parameters and the current schema."""
         gen = meta.get("generator") or {}
         wanted = {"n": self.cohort.get("n"), "sites": self.cohort.get("sites", 5), "seed": self.cohort.get("seed", 0)}
         same = meta.get("schema_version") == SCHEMA_VERSION and all(gen.get(k) == v for k, v in wanted.items())
@@ -204,6 +246,8 @@ class CardioDataModule(pl.LightningDataModule):
                 if store.panel is None:
                     raise ValueError(f"data_dir: store {self.data_dir} has no variant panel in {METADATA_FILE}")
                 kwargs.setdefault("panel", store.panel)
+            if m == "tabular":
+                kwargs.setdefault("dictionary", store.dictionary)
             transform = cls(**kwargs)
             if m in restored.get("transforms", {}):
                 transform.load_state_dict(restored["transforms"][m])
@@ -227,18 +271,23 @@ class CardioDataModule(pl.LightningDataModule):
     def _make_splits(self, store: RecordStore) -> dict[str, np.ndarray]:
         if self.split == "predefined":
             return predefined_split(store.column("split").to_pylist())
+        label = store.dictionary.label(self.stratify_on)
         # only the stratification label is converted to Python (not every record's whole labels struct)
-        labels = pc.struct_field(store.column("labels"), [self.stratify_on]).to_pylist()
-        groups = store.column("patient_id").to_pylist()
+        labels = strata(label, pc.struct_field(store.column("labels"), [self.stratify_on]).to_pylist())
+        # records of two stores may reuse a patient id: a patient is a (site, id) pair
+        sites = store.column("site").to_pylist()
+        groups = [f"{s}/{p}" for s, p in zip(sites, store.column("patient_id").to_pylist(), strict=True)]
         if self.split == "site":
-            sites = store.column("site").to_pylist()
             return site_held_out_split(sites, self.test_sites, labels, groups, self.val_frac, self.seed)
+        if self.split == "kfold":
+            return kfold_splits(labels, groups, self.folds, self.val_frac, self.seed)[self.fold]
         return stratified_group_split(labels, groups, self.val_frac, self.test_frac, self.seed)
 
     # ------------------------------------------------------------------ checkpoint state
     def state_dict(self) -> dict[str, Any]:
-        """Fitted transforms and split indices, saved by Lightning inside every checkpoint."""
+        """Fitted transforms, split indices and the data dictionary, saved by Lightning inside every checkpoint."""
         return {
+            "dictionary": None if self.store is None else self.store.dictionary.as_dict(),
             "transforms": {m: t.state_dict() for m, t in self.transforms.items()},
             "split_indices": {k: v.tolist() for k, v in self.split_indices.items()},
         }
@@ -251,6 +300,25 @@ class CardioDataModule(pl.LightningDataModule):
             self.setup()
 
     # ------------------------------------------------------------------ model-facing information
+    def label_statistics(self, name: str) -> dict[str, float] | None:
+        """Mean and SD of a regression label on the training split (None for other kinds)."""
+        if self.store is None:
+            raise RuntimeError("label_statistics is available after setup()")
+        if self.store.dictionary.label(name).kind != "regression":
+            return None
+        train = self.store.subset(self.split_indices["train"])
+        y = np.array([v for v in pc.struct_field(train.column("labels"), [name]).to_pylist() if v is not None])
+        if y.size == 0:
+            raise ValueError(f"task.target: no training record has the label {name!r}")
+        return {"mean": float(y.mean()), "std": float(y.std()) if y.size > 1 else 1.0}
+
+    @property
+    def dictionary(self) -> DataDictionary:
+        """The data dictionary of the store(s) (after :meth:`setup`): declared variables and labels."""
+        if self.store is None:
+            raise RuntimeError("dictionary is available after setup()")
+        return self.store.dictionary
+
     @property
     def modality_specs(self) -> dict[str, dict[str, Any]]:
         """Per-modality encoder kwargs derived from the fitted transforms (after :meth:`setup`)."""

@@ -10,35 +10,9 @@ import torch
 from torch.utils.data import Dataset
 
 from nextgen_ml.data.dropout import drop_modalities
-from nextgen_ml.data.schema import DIAGNOSIS_CLASSES, FINDING_CLASSES
 from nextgen_ml.data.store import RecordStore
+from nextgen_ml.data.targets import TargetEncoder
 from nextgen_ml.data.transforms import ModalityTransform
-
-TARGETS: tuple[str, ...] = ("mace", "diagnosis", "findings", "lvef", "event_time", "event")
-
-
-def extract_targets(labels: Mapping[str, Any] | None) -> dict[str, np.ndarray]:
-    """Every task target from a ``labels`` struct; missing values are NaN (float) or -1 (diagnosis)."""
-    labels = labels or {}
-
-    def num(key: str) -> np.float32:
-        v = labels.get(key)
-        return np.float32(np.nan if v is None else v)
-
-    diagnosis = labels.get("diagnosis")
-    findings = labels.get("findings")
-    multi = np.full(len(FINDING_CLASSES), np.nan, dtype=np.float32)
-    if findings is not None:
-        multi[:] = 0.0
-        multi[[FINDING_CLASSES.index(f) for f in findings]] = 1.0
-    return {
-        "mace": num("mace"),
-        "diagnosis": np.int64(-1 if diagnosis is None else DIAGNOSIS_CLASSES.index(diagnosis)),
-        "findings": multi,
-        "lvef": num("lvef"),
-        "event_time": num("event_time"),
-        "event": num("event"),
-    }
 
 
 class MultimodalDataset(Dataset):
@@ -56,6 +30,7 @@ class MultimodalDataset(Dataset):
         if missing:
             raise ValueError(f"store: view was opened without columns {sorted(missing)}")
         self.store, self.transforms, self.train = store, dict(transforms), train
+        self.targets = TargetEncoder(store.dictionary)
 
     def __len__(self) -> int:
         return len(self.store)
@@ -68,7 +43,7 @@ class MultimodalDataset(Dataset):
         row = self.store.row(i)
         pid = row["patient_id"]
         inputs = {m: self._input(m, row[t.column], pid) for m, t in self.transforms.items()}
-        return {"inputs": inputs, "targets": extract_targets(row["labels"]), "index": i}
+        return {"inputs": inputs, "targets": self.targets(row["labels"]), "index": i}
 
     def modality_inputs(self, modality: str) -> list[Any]:
         """``modality``'s input for every record in order, reading only its column (one pass, not one per row)."""
@@ -113,6 +88,6 @@ class Collate:
                 if s["inputs"].get(m) is not None:
                     stacked[r] = s["inputs"][m]
             inputs[m] = torch.from_numpy(stacked)
-        targets = {k: torch.from_numpy(np.stack([s["targets"][k] for s in samples])) for k in TARGETS}
+        targets = {k: torch.from_numpy(np.stack([s["targets"][k] for s in samples])) for k in samples[0]["targets"]}
         index = torch.tensor([s["index"] for s in samples], dtype=torch.long)
         return {"inputs": inputs, "mask": mask, "targets": targets, "index": index}

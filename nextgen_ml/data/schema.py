@@ -15,11 +15,15 @@ Layout of the binary payloads (all little-endian, C order):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pyarrow as pa
 
-SCHEMA_VERSION = "1.1.0"
+from nextgen_ml.data.catalogue import DIAGNOSIS_CLASSES, FINDING_CLASSES, SYNTHETIC_DICTIONARY
+from nextgen_ml.data.dictionary import DataDictionary, Variable
+
+__all__ = ["DIAGNOSIS_CLASSES", "FINDING_CLASSES", "SYNTHETIC_DICTIONARY", "record_schema", "RECORD_SCHEMA"]
+
+#: 2.0.0: ``tabular`` and ``labels`` are declared by the store's data dictionary (survival labels are structs).
+SCHEMA_VERSION = "2.0.0"
 
 #: Standard 12-lead order used everywhere in the record and the models.
 ECG_LEADS: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
@@ -41,8 +45,8 @@ MODALITY_COLUMN: dict[str, str] = {
 #: Auscultation sites (PhysioNet/CirCor 2022 codes): aortic, pulmonic, tricuspid, mitral; "Phc" = other/unknown.
 AUSCULTATION_SITES: tuple[str, ...] = ("AV", "PV", "TV", "MV", "Phc")
 
-#: Record columns added after schema 1.0.0 (a 1.0 store lacks them; ``RecordStore`` exposes them as all-null).
-COLUMNS_SINCE: dict[str, str] = {"heart_sound": "1.1.0", "wearable": "1.1.0"}
+#: Record columns added after schema 2.0.0 (an older 2.x store lacks them; ``RecordStore`` exposes them as all-null).
+COLUMNS_SINCE: dict[str, str] = {}
 
 # GA4GH DUO codes used by the synthetic cohort (full matching logic lives in nextgen_ml.governance).
 DUO_GRU = "DUO:0000042"  # general research use
@@ -52,78 +56,10 @@ DUO_NPU = "DUO:0000045"  # not-for-profit use only
 DUO_NMDS = "DUO:0000015"  # no general methods research
 
 
-@dataclass(frozen=True)
-class TabularVariable:
-    """One clinical variable of the ``tabular`` struct.
-
-    Args:
-        name: column name inside ``tabular``.
-        kind: ``"numeric"`` or ``"categorical"``.
-        unit: UCUM unit (``"1"`` for unitless, ``""`` for categorical).
-        code: coding system and code, e.g. ``"LOINC:8480-6"``.
-        description: human-readable meaning.
-        valid_range: plausible (min, max) for numeric variables; values outside fail validation.
-        categories: allowed values for categorical variables (stored as strings).
-    """
-
-    name: str
-    kind: str
-    unit: str
-    code: str
-    description: str
-    valid_range: tuple[float, float] | None = None
-    categories: tuple[str, ...] = field(default_factory=tuple)
-
-    def arrow_field(self) -> pa.Field:
-        dtype = pa.float32() if self.kind == "numeric" else pa.string()
-        meta = {"unit": self.unit, "code": self.code, "description": self.description, "kind": self.kind}
-        if self.categories:
-            meta["categories"] = ",".join(self.categories)
-        if self.valid_range is not None:
-            meta["valid_range"] = f"{self.valid_range[0]},{self.valid_range[1]}"
-        return pa.field(self.name, dtype, nullable=True, metadata=meta)
-
-
-TABULAR_VARIABLES: tuple[TabularVariable, ...] = (
-    TabularVariable("age", "numeric", "a", "LOINC:30525-0", "Age at visit, years", (18, 110)),
-    TabularVariable("sex", "categorical", "", "LOINC:76689-9", "Sex assigned at birth",
-                    categories=("female", "male")),
-    TabularVariable("bmi", "numeric", "kg/m2", "LOINC:39156-5", "Body mass index", (12, 70)),
-    TabularVariable("sbp", "numeric", "mm[Hg]", "LOINC:8480-6", "Systolic blood pressure", (60, 260)),
-    TabularVariable("ldl", "numeric", "mmol/L", "LOINC:18262-6", "LDL cholesterol", (0.2, 15)),
-    TabularVariable("hba1c", "numeric", "%", "LOINC:4548-4", "Haemoglobin A1c (NGSP)", (3, 20)),
-    TabularVariable("smoking", "categorical", "", "LOINC:72166-2", "Tobacco smoking status",
-                    categories=("never", "former", "current")),
-    TabularVariable("diabetes", "categorical", "", "SNOMED:73211009", "Diabetes mellitus",
-                    categories=("no", "yes")),
-    TabularVariable("statin", "categorical", "", "SNOMED:96302009", "On a statin (HMG-CoA reductase inhibitor)",
-                    categories=("no", "yes")),
-    TabularVariable("beta_blocker", "categorical", "", "SNOMED:33252009", "On a beta-blocker",
-                    categories=("no", "yes")),
-    TabularVariable("ace_inhibitor", "categorical", "", "SNOMED:41549009", "On an ACE inhibitor or ARB",
-                    categories=("no", "yes")),
-    TabularVariable("anticoagulant", "categorical", "", "SNOMED:81839001", "On an oral anticoagulant",
-                    categories=("no", "yes")),
-)
-TABULAR_BY_NAME: dict[str, TabularVariable] = {v.name: v for v in TABULAR_VARIABLES}
-
-#: Primary diagnosis classes (multiclass label ``labels.diagnosis``).
-DIAGNOSIS_CLASSES: tuple[str, ...] = (
-    "normal",
-    "coronary_artery_disease",
-    "heart_failure",
-    "cardiomyopathy",
-    "arrhythmia",
-)
-#: Findings vocabulary (multilabel label ``labels.findings``).
-FINDING_CLASSES: tuple[str, ...] = (
-    "atrial_fibrillation",
-    "lvh",
-    "prior_infarction",
-    "reduced_ef",
-    "long_qt",
-    "conduction_delay",
-)
+#: The synthetic cohort's tabular variables (catalogue entries) and outcome vocabularies. A store declares its own
+#: variables and labels in its data dictionary (:mod:`nextgen_ml.data.dictionary`); these are defaults, not limits.
+TABULAR_VARIABLES: tuple[Variable, ...] = tuple(SYNTHETIC_DICTIONARY.variables.values())
+TABULAR_BY_NAME: dict[str, Variable] = dict(SYNTHETIC_DICTIONARY.variables)
 
 
 def _provenance_type() -> pa.DataType:
@@ -140,8 +76,12 @@ def _provenance_type() -> pa.DataType:
     )
 
 
-def record_schema() -> pa.Schema:
-    """The Arrow schema of the record (version :data:`SCHEMA_VERSION`)."""
+def record_schema(dictionary: DataDictionary = SYNTHETIC_DICTIONARY) -> pa.Schema:
+    """The Arrow schema of the record (version :data:`SCHEMA_VERSION`) for a dataset's data dictionary.
+
+    ``tabular`` has one field per declared variable and ``labels`` one per declared label; every other column is
+    fixed by the package (modalities, consent, provenance).
+    """
     ecg = pa.struct(
         [
             pa.field("signal", pa.binary(), nullable=False),  # int16 µV, (n_leads, n_samples)
@@ -169,7 +109,7 @@ def record_schema() -> pa.Schema:
             pa.field("prs", pa.float32()),  # polygenic risk score (standardised)
         ]
     )
-    tabular = pa.struct([v.arrow_field() for v in TABULAR_VARIABLES])
+    tabular = dictionary.tabular_type()
     heart_sound = pa.struct(
         [
             pa.field("signal", pa.binary(), nullable=False),  # int16 PCM, (n_sites, n_samples)
@@ -202,16 +142,7 @@ def record_schema() -> pa.Schema:
             pa.field("diseases", pa.list_(pa.string())),  # MONDO CURIEs restricting DS
         ]
     )
-    labels = pa.struct(
-        [
-            pa.field("mace", pa.int8()),  # binary: major adverse cardiac event within follow-up
-            pa.field("diagnosis", pa.string()),  # multiclass, one of DIAGNOSIS_CLASSES
-            pa.field("findings", pa.list_(pa.string())),  # multilabel, subset of FINDING_CLASSES
-            pa.field("lvef", pa.float32()),  # continuous, %
-            pa.field("event_time", pa.float32()),  # survival time, years
-            pa.field("event", pa.int8()),  # 1 = MACE observed, 0 = censored
-        ]
-    )
+    labels = dictionary.labels_type()
     fields = [
         pa.field("patient_id", pa.string(), nullable=False),
         pa.field("site", pa.string(), nullable=False),
@@ -229,8 +160,7 @@ def record_schema() -> pa.Schema:
     ]
     meta = {
         "nextgen_ml.schema_version": SCHEMA_VERSION,
-        "nextgen_ml.diagnosis_classes": ",".join(DIAGNOSIS_CLASSES),
-        "nextgen_ml.finding_classes": ",".join(FINDING_CLASSES),
+        "nextgen_ml.dictionary": dictionary.model_dump_json(),
     }
     return pa.schema(fields, metadata=meta)
 

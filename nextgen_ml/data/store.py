@@ -2,7 +2,7 @@
 
 Layout::
 
-    DIR/_metadata.json              schema version, variant panel, counts per site, format
+    DIR/_metadata.json              schema version, data dictionary, variant panel, counts per site, format
     DIR/site=<SITE>/part-00000.arrow
     DIR/site=<SITE>/part-00001.arrow   (one part per write call: cohorts are written in chunks)
 
@@ -25,8 +25,10 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
+from nextgen_ml.data.catalogue import SYNTHETIC_DICTIONARY
+from nextgen_ml.data.dictionary import DataDictionary
 from nextgen_ml.data.panel import VariantPanel
-from nextgen_ml.data.schema import COLUMNS_SINCE, RECORD_SCHEMA, SCHEMA_VERSION
+from nextgen_ml.data.schema import COLUMNS_SINCE, SCHEMA_VERSION, record_schema
 from nextgen_ml.data.store_fs import StoreLocation
 
 METADATA_FILE = "_metadata.json"
@@ -37,10 +39,16 @@ class StoreError(RuntimeError):
     """The store on disk is missing, incomplete or of an incompatible version."""
 
 
-def _as_table(records: pa.Table | Iterable[dict[str, Any]]) -> pa.Table:
+def _as_table(records: pa.Table | Iterable[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     if isinstance(records, pa.Table):
-        return records.cast(RECORD_SCHEMA) if records.schema != RECORD_SCHEMA else records
-    return pa.Table.from_pylist(list(records), schema=RECORD_SCHEMA)
+        return records.cast(schema) if not records.schema.equals(schema, check_metadata=True) else records
+    return pa.Table.from_pylist(list(records), schema=schema)
+
+
+def read_dictionary(metadata: dict[str, Any]) -> DataDictionary:
+    """The data dictionary stored in a store's metadata."""
+    raw = metadata.get("dictionary")
+    return SYNTHETIC_DICTIONARY if raw is None else DataDictionary.parse(raw, defaults=False)
 
 
 class StoreWriter:
@@ -52,8 +60,12 @@ class StoreWriter:
         format: ``"ipc"`` (memory-mappable Arrow, default) or ``"parquet"``.
         batch_rows: rows per IPC record batch / Parquet row group.
         overwrite: remove an existing store at ``path`` first.
+        extra_metadata: further ``_metadata.json`` entries (generator settings, ingest provenance).
+        dictionary: the dataset's data dictionary (declares ``tabular`` and ``labels``; default: the synthetic
+            cohort's).
+        append: add parts to an existing store (same dictionary, format and panel); counts are added up.
 
-    Use as a context manager; metadata is written on close.
+    Use as a context manager; metadata is written on close. Nothing is ever replaced without ``overwrite``.
     """
 
     def __init__(
@@ -64,12 +76,24 @@ class StoreWriter:
         batch_rows: int = 64,
         overwrite: bool = False,
         extra_metadata: dict[str, Any] | None = None,
+        dictionary: DataDictionary | None = None,
+        append: bool = False,
     ) -> None:
         if format not in _SUFFIX:
             raise ValueError(f"format must be one of {sorted(_SUFFIX)}, got {format!r}")
+        if append and overwrite:
+            raise ValueError("append and overwrite exclude each other")
         self.path = Path(path)
-        if (self.path / METADATA_FILE).exists() and not overwrite:
-            raise StoreError(f"{self.path} already holds a store; pass overwrite=True to replace it")
+        self.dictionary = dictionary or SYNTHETIC_DICTIONARY
+        self.schema = record_schema(self.dictionary)
+        self.counts: dict[str, int] = {}
+        self._parts: dict[str, int] = {}
+        self._previous: dict[str, Any] = {}
+        exists = (self.path / METADATA_FILE).exists()
+        if append and exists:
+            self._start_append(panel, format)
+        elif exists and not overwrite:
+            raise StoreError(f"{self.path} already holds a store; pass overwrite=True to replace it or append=True")
         if overwrite and self.path.exists():
             for part in self.path.glob("site=*/part-*"):
                 part.unlink()
@@ -77,12 +101,29 @@ class StoreWriter:
         self.path.mkdir(parents=True, exist_ok=True)
         self.panel, self.format, self.batch_rows = panel, format, batch_rows
         self.extra_metadata = dict(extra_metadata or {})
-        self.counts: dict[str, int] = {}
-        self._parts: dict[str, int] = {}
+
+    def _start_append(self, panel: VariantPanel | None, format: str) -> None:
+        meta = json.loads((self.path / METADATA_FILE).read_text())
+        stored = read_dictionary(meta)
+        if stored.fingerprint() != self.dictionary.fingerprint():
+            raise StoreError(
+                f"{self.path}: cannot append: the store's data dictionary differs from the new records' "
+                f"(variables {list(stored.variables)} / labels {list(stored.labels)} vs "
+                f"{list(self.dictionary.variables)} / {list(self.dictionary.labels)}); write a new store and read "
+                "both as one dataset (data.data_dir=[A, B])"
+            )
+        if meta.get("format", "ipc") != format:
+            raise StoreError(f"{self.path}: cannot append {format} parts to a {meta.get('format')} store")
+        if panel is not None and meta.get("panel") not in (None, json.loads(panel.to_json())):
+            raise StoreError(f"{self.path}: cannot append: the variant panel differs from the store's")
+        self._previous = meta
+        self.counts = dict(meta.get("sites", {}))
+        for site in self.counts:
+            self._parts[site] = len(list((self.path / f"site={site}").glob("part-*")))
 
     def write(self, records: pa.Table | Iterable[dict[str, Any]]) -> int:
         """Write a chunk of records; returns rows written."""
-        table = _as_table(records)
+        table = _as_table(records, self.schema)
         sites = table.column("site").to_numpy(zero_copy_only=False)
         for site in sorted(set(sites.tolist())):
             part_table = table.filter(pa.array(sites == site))
@@ -92,7 +133,7 @@ class StoreWriter:
             folder.mkdir(exist_ok=True)
             out = folder / f"part-{part_no:05d}{_SUFFIX[self.format]}"
             if self.format == "ipc":
-                with pa.OSFile(str(out), "wb") as sink, ipc.new_file(sink, RECORD_SCHEMA) as writer:
+                with pa.OSFile(str(out), "wb") as sink, ipc.new_file(sink, self.schema) as writer:
                     writer.write_table(part_table, max_chunksize=self.batch_rows)
             else:
                 pq.write_table(part_table, out, row_group_size=self.batch_rows, compression="zstd")
@@ -100,15 +141,24 @@ class StoreWriter:
         return table.num_rows
 
     def close(self) -> None:
+        panel = None if self.panel is None else json.loads(self.panel.to_json())
         meta = {
+            **self._previous,
             "schema_version": SCHEMA_VERSION,
             "format": self.format,
             "n_records": sum(self.counts.values()),
             "sites": dict(sorted(self.counts.items())),
-            "panel": None if self.panel is None else json.loads(self.panel.to_json()),
+            "panel": panel if panel is not None else self._previous.get("panel"),
+            "dictionary": self.dictionary.as_dict(),
             **self.extra_metadata,
         }
-        (self.path / METADATA_FILE).write_text(json.dumps(meta, indent=2))
+        if self._previous:  # appended: keep every write's provenance
+            history = list(self._previous.get("appends", []))
+            history.append({k: v for k, v in self.extra_metadata.items() if k != "appends"})
+            meta["appends"] = history
+        tmp = self.path / (METADATA_FILE + ".tmp")
+        tmp.write_text(json.dumps(meta, indent=2))
+        os.replace(tmp, self.path / METADATA_FILE)
 
     def __enter__(self) -> StoreWriter:
         return self
@@ -158,56 +208,86 @@ class RecordStore:
 
     def __init__(
         self,
-        path: str | os.PathLike,
+        path: str | os.PathLike | Sequence[str | os.PathLike],
         columns: Sequence[str] | None = None,
         sites: Sequence[str] | None = None,
     ) -> None:
-        self.location = StoreLocation(path)
-        self.path = self.location.path
-        if not self.location.exists(METADATA_FILE):
-            raise StoreError(f"{self.path} is not a nextgen_ml store (no {METADATA_FILE})")
-        self.metadata: dict[str, Any] = json.loads(self.location.read_text(METADATA_FILE))
-        version = self.metadata.get("schema_version", "0")
-        if version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
-            raise StoreError(
-                f"{self.path} was written with record schema {version}; this nextgen_ml reads {SCHEMA_VERSION}"
-            )
-        unknown = set(columns or ()) - set(RECORD_SCHEMA.names)
+        paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+        if not paths:
+            raise ValueError("path: at least one store is needed")
+        self.locations = [StoreLocation(p) for p in paths]
+        self.location = self.locations[0]
+        self.path = self.location.path if len(paths) == 1 else [loc.path for loc in self.locations]
+        metas = []
+        for loc in self.locations:
+            if not loc.exists(METADATA_FILE):
+                raise StoreError(f"{loc.path} is not a nextgen_ml store (no {METADATA_FILE})")
+            meta = json.loads(loc.read_text(METADATA_FILE))
+            version = meta.get("schema_version", "0")
+            if version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
+                raise StoreError(
+                    f"{loc.path} was written with record schema {version}; this nextgen_ml reads {SCHEMA_VERSION} "
+                    "(regenerate a synthetic cohort, or re-ingest hospital files with `nextgen-ml ingest`)"
+                )
+            metas.append(meta)
+        dictionaries = [read_dictionary(m) for m in metas]
+        self._plans: list[Any] | None = None
+        if len(paths) == 1:
+            self.dictionary, self.metadata = dictionaries[0], metas[0]
+        else:
+            from nextgen_ml.data.reconcile import merged_metadata, reconcile
+
+            named = [(str(loc.path), d) for loc, d in zip(self.locations, dictionaries, strict=True)]
+            self.dictionary, self._plans = reconcile(named)
+            self.metadata = merged_metadata([str(loc.path) for loc in self.locations], metas, self.dictionary)
+        self.schema: pa.Schema = record_schema(self.dictionary)
+        unknown = set(columns or ()) - set(self.schema.names)
         if unknown:
-            raise ValueError(f"columns: {sorted(unknown)} are not record fields ({RECORD_SCHEMA.names})")
-        self.columns: list[str] = list(columns) if columns else list(RECORD_SCHEMA.names)
+            raise ValueError(f"columns: {sorted(unknown)} are not record fields ({self.schema.names})")
+        self.columns: list[str] = list(columns) if columns else list(self.schema.names)
         self.format: str = self.metadata.get("format", "ipc")
         #: requested columns that the store's (older) schema version predates: read as all-null columns
-        self.missing_columns: list[str] = [c for c in self.columns if _older(version, COLUMNS_SINCE.get(c))]
+        self.missing_columns: list[str] = sorted(
+            {c for m in metas for c in self.columns if _older(m.get("schema_version", "0"), COLUMNS_SINCE.get(c))}
+        )
         self._sites = list(sites) if sites else None
         wanted = set(sites) if sites else None
         tables = []
-        for site in sorted(self.metadata["sites"]):
-            if wanted is not None and site not in wanted:
-                continue
-            for part in self.location.parts(f"site={site}"):
-                tables.append(self._open(part))
-        self.table: pa.Table = (
-            pa.concat_tables(tables) if tables else RECORD_SCHEMA.empty_table().select(self.columns)
-        )
+        for k, (loc, meta) in enumerate(zip(self.locations, metas)):
+            for site in sorted(meta["sites"]):
+                if wanted is not None and site not in wanted:
+                    continue
+                for part in loc.parts(f"site={site}"):
+                    table = self._open(loc, meta, part)
+                    if self._plans is not None:
+                        from nextgen_ml.data.reconcile import apply_plan
+
+                        table = apply_plan(table, self._plans[k], self.schema)
+                    tables.append(table)
+        if self._plans is not None:  # stores of one dataset: one schema (field metadata included)
+            view = pa.schema([self.schema.field(c) for c in self.columns])
+            tables = [t.cast(view) for t in tables]
+        self.table: pa.Table = pa.concat_tables(tables) if tables else self.schema.empty_table().select(self.columns)
         self._index: np.ndarray | None = None  # None = identity view
         # Row lookup: record batches (zero-copy views of the memory map) and their start offsets.
         self._batches = self.table.to_batches()
         self._starts = np.cumsum([0] + [b.num_rows for b in self._batches])[:-1]
 
-    def _open(self, part: str) -> pa.Table:
-        present = [c for c in self.columns if c not in self.missing_columns]
-        if self.format == "ipc":
-            table = self.location.open_ipc(part, present)
-        else:
-            table = self.location.open_parquet(part, present)
-        for name in self.missing_columns:  # a column added after the store's schema version: all null
-            field = RECORD_SCHEMA.field(name)
+    def _open(self, loc: StoreLocation, meta: dict[str, Any], part: str) -> pa.Table:
+        version = meta.get("schema_version", "0")
+        missing = [c for c in self.columns if _older(version, COLUMNS_SINCE.get(c))]
+        present = [c for c in self.columns if c not in missing]
+        ipc_part = meta.get("format", "ipc") == "ipc"
+        table = loc.open_ipc(part, present) if ipc_part else loc.open_parquet(part, present)
+        for name in missing:  # a column added after the store's schema version: all null
+            field = self.schema.field(name)
             table = table.append_column(field, pa.nulls(table.num_rows, field.type))
         return table.select(self.columns)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.location.uri, "columns": self.columns, "sites": self._sites, "index": self._index}
+        uris = [loc.uri for loc in self.locations]
+        path = uris[0] if len(uris) == 1 else uris
+        return {"path": path, "columns": self.columns, "sites": self._sites, "index": self._index}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["path"], columns=state["columns"], sites=state["sites"])
@@ -215,6 +295,9 @@ class RecordStore:
 
     @property
     def panel(self) -> VariantPanel | None:
+        conflict = self.metadata.get("panel_conflict")
+        if conflict:
+            raise StoreError(f"stores {conflict[0]} and {conflict[1]} index genotypes over different variant panels")
         panel = self.metadata.get("panel")
         return None if panel is None else VariantPanel.from_json(json.dumps(panel))
 
@@ -254,3 +337,48 @@ class RecordStore:
         idx = np.asarray(indices, dtype=np.int64)
         view._index = idx if self._index is None else self._index[idx]
         return view
+
+
+def append_store(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """Move the records of the store at ``src`` into the existing store at ``dst`` (which keeps every part it has).
+
+    The two stores must share data dictionary, format and variant panel. Part files are moved in with the next
+    free part numbers, then ``dst``'s metadata is replaced atomically (counts added, ``src``'s provenance kept in
+    ``appends``); other files of ``src`` (an ingest report) are kept beside with an ``.append-N`` suffix.
+
+    Raises:
+        StoreError: the stores differ in dictionary, format or panel (nothing is moved).
+    """
+    src, dst = Path(src), Path(dst)
+    new = json.loads((src / METADATA_FILE).read_text())
+    old = json.loads((dst / METADATA_FILE).read_text())
+    if read_dictionary(new).fingerprint() != read_dictionary(old).fingerprint():
+        raise StoreError(f"{dst}: cannot append: its data dictionary differs from the new records' (write a new "
+                         "store and read both as one dataset, data.data_dir=[A, B])")
+    if new.get("format") != old.get("format"):
+        raise StoreError(f"{dst}: cannot append {new.get('format')} parts to a {old.get('format')} store")
+    if new.get("panel") is not None and old.get("panel") not in (None, new.get("panel")):
+        raise StoreError(f"{dst}: cannot append: the variant panel differs from the store's")
+    n = len(old.get("appends", [])) + 1
+    counts = dict(old.get("sites", {}))
+    for site, count in new.get("sites", {}).items():
+        folder = dst / f"site={site}"
+        folder.mkdir(exist_ok=True)
+        start = len(list(folder.glob("part-*")))
+        for k, part in enumerate(sorted((src / f"site={site}").glob("part-*"))):
+            os.replace(part, folder / f"part-{start + k:05d}{part.suffix}")
+        counts[site] = counts.get(site, 0) + count
+    for extra in src.iterdir():
+        if extra.is_file() and extra.name != METADATA_FILE:
+            os.replace(extra, dst / f"{extra.stem}.append-{n}{extra.suffix}")
+    meta = {
+        **old,
+        "n_records": sum(counts.values()),
+        "sites": dict(sorted(counts.items())),
+        "panel": old.get("panel") if old.get("panel") is not None else new.get("panel"),
+        "appends": [*old.get("appends", []), {k: v for k, v in new.items() if k not in ("dictionary", "panel")}],
+    }
+    tmp = dst / (METADATA_FILE + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=2))
+    os.replace(tmp, dst / METADATA_FILE)
+    return dst

@@ -17,9 +17,11 @@ import numpy as np
 import torch
 from scipy import signal as sps
 
+from nextgen_ml.data.catalogue import SYNTHETIC_DICTIONARY
 from nextgen_ml.data.codec import decode_ecg, decode_image
+from nextgen_ml.data.dictionary import DataDictionary, Variable
 from nextgen_ml.data.panel import VariantPanel
-from nextgen_ml.data.schema import ECG_LEADS, TABULAR_VARIABLES
+from nextgen_ml.data.schema import ECG_LEADS
 from nextgen_ml.data.tokenizer import MiniLMTokenizer, NoteTokenizer
 
 
@@ -211,29 +213,56 @@ class GenomicsTransform(ModalityTransform):
 
 
 class TabularTransform(ModalityTransform):
-    """Clinical variables → ``(P,)``: numeric standardised with train statistics (missing → 0, the train mean),
-    categorical as integer codes with code ``K`` = missing.
+    """Declared clinical variables → ``(P,)``: numeric/integer standardised (missing → 0, the centre),
+    categorical/ordinal/binary as integer codes with code ``K`` = missing (or a value outside the categories).
 
     Args:
-        variables: names of tabular variables to use (default: all in the schema).
+        variables: names of variables to use (default: every variable of the dictionary, in declared order).
+        dictionary: the store's data dictionary (default: the synthetic cohort's).
+        statistics: ``"train"`` standardises with the training split's mean and SD; ``"declared"`` with the
+            declared plausible range (centre, range / 4), which reads no patient data (for DP runs).
     """
 
     modality, column = "tabular", "tabular"
 
-    def __init__(self, variables: Sequence[str] | None = None) -> None:
-        by_name = {v.name: v for v in TABULAR_VARIABLES}
-        names = list(variables) if variables else list(by_name)
-        unknown = [n for n in names if n not in by_name]
+    def __init__(
+        self,
+        variables: Sequence[str] | None = None,
+        dictionary: DataDictionary | None = None,
+        statistics: str = "train",
+    ) -> None:
+        if statistics not in ("train", "declared"):
+            raise ValueError(f"statistics must be 'train' or 'declared', got {statistics!r}")
+        dictionary = dictionary or SYNTHETIC_DICTIONARY
+        names = list(variables) if variables else list(dictionary.variables)
+        unknown = [n for n in names if n not in dictionary.variables]
         if unknown:
-            raise ValueError(f"variables: unknown tabular variables {unknown}; known: {list(by_name)}")
-        self.variables = [by_name[n] for n in names]
+            raise ValueError(f"variables: {unknown} are not declared in the data dictionary; declared: "
+                             f"{list(dictionary.variables)}")
+        if not names:
+            raise ValueError("variables: the data dictionary declares no tabular variables")
+        self.variables = [dictionary.variables[n] for n in names]
+        self.statistics = statistics
         self.mean: dict[str, float] = {}
         self.std: dict[str, float] = {}
+        if statistics == "declared":
+            self._declared_statistics()
+
+    def _declared_statistics(self) -> None:
+        for var in self.variables:
+            if not var.is_numeric:
+                continue
+            if var.range is None:
+                raise ValueError(f"statistics='declared': variable {var.name!r} declares no range")
+            lo, hi = var.range
+            self.mean[var.name], self.std[var.name] = (lo + hi) / 2, (hi - lo) / 4
 
     def fit(self, values: Sequence[Any]) -> TabularTransform:
+        if self.statistics == "declared":
+            return self
         rows = [v for v in values if v is not None]
         for var in self.variables:
-            if var.kind != "numeric":
+            if not var.is_numeric:
                 continue
             col = np.array([r.get(var.name) for r in rows if r.get(var.name) is not None], dtype=np.float64)
             self.mean[var.name] = float(col.mean()) if col.size else 0.0
@@ -241,24 +270,33 @@ class TabularTransform(ModalityTransform):
         return self
 
     def __call__(self, value: dict[str, Any], record_id: str = "?", train: bool = False) -> np.ndarray:
-        if self.variables and self.variables[0].kind == "numeric" and not self.mean:
+        if any(v.is_numeric for v in self.variables) and not self.mean:
             raise RuntimeError("TabularTransform used before fit(): standardisation needs training statistics")
         out = np.zeros(len(self.variables), dtype=np.float32)
         for j, var in enumerate(self.variables):
             x = value.get(var.name)
-            if var.kind == "numeric":
+            if var.is_numeric:
                 out[j] = 0.0 if x is None else (x - self.mean[var.name]) / self.std[var.name]
             else:
-                out[j] = len(var.categories) if x is None else var.categories.index(x)
+                out[j] = var.categories.index(x) if x in var.categories else len(var.categories)
         return out
 
     def spec(self) -> dict[str, Any]:
-        return {"cardinalities": [0 if v.kind == "numeric" else len(v.categories) + 1 for v in self.variables]}
+        return {"cardinalities": [0 if v.is_numeric else len(v.categories) + 1 for v in self.variables]}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"variables": [v.name for v in self.variables], "mean": self.mean, "std": self.std}
+        return {
+            "variables": [v.name for v in self.variables],
+            "declarations": [v.model_dump(mode="json") for v in self.variables],
+            "statistics": self.statistics,
+            "mean": self.mean,
+            "std": self.std,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("declarations"):
+            self.variables = [Variable.model_validate(d) for d in state["declarations"]]
+        self.statistics = state.get("statistics", self.statistics)
         self.mean, self.std = dict(state["mean"]), dict(state["std"])
 
 

@@ -9,14 +9,19 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from nextgen_ml.data.catalogue import SYNTHETIC_DICTIONARY
 from nextgen_ml.data.codec import decode_ecg, decode_heart_sound, decode_image, decode_wearable_channel
-from nextgen_ml.data.schema import (
-    DIAGNOSIS_CLASSES,
-    FINDING_CLASSES,
-    RECORD_SCHEMA,
-    SCHEMA_VERSION,
-    TABULAR_BY_NAME,
-)
+from nextgen_ml.data.dictionary import DataDictionary
+from nextgen_ml.data.schema import SCHEMA_VERSION, record_schema
+
+_SCHEMAS: dict[str, pa.Schema] = {}
+
+
+def _schema(dictionary: DataDictionary) -> pa.Schema:
+    key = dictionary.fingerprint()
+    if key not in _SCHEMAS:
+        _SCHEMAS[key] = record_schema(dictionary)
+    return _SCHEMAS[key]
 
 
 class RecordValidationError(ValueError):
@@ -27,23 +32,15 @@ class RecordValidationError(ValueError):
         super().__init__(f"record {record!r}, field {field!r}: {message}")
 
 
-def _check_tabular(pid: str, tab: dict[str, Any]) -> None:
+def _check_tabular(pid: str, tab: dict[str, Any], dictionary: DataDictionary) -> None:
     for name, value in tab.items():
-        var = TABULAR_BY_NAME.get(name)
+        var = dictionary.variables.get(name)
         if var is None:
-            raise RecordValidationError(pid, f"tabular.{name}", "unknown clinical variable")
-        if value is None:
-            continue
-        if var.kind == "numeric":
-            if not isinstance(value, (int, float)) or math.isnan(value):
-                raise RecordValidationError(pid, f"tabular.{name}", f"not a number: {value!r} (use null)")
-            lo, hi = var.valid_range or (-math.inf, math.inf)
-            if not lo <= value <= hi:
-                raise RecordValidationError(
-                    pid, f"tabular.{name}", f"{value} {var.unit} outside plausible range [{lo}, {hi}]"
-                )
-        elif value not in var.categories:
-            raise RecordValidationError(pid, f"tabular.{name}", f"{value!r} not in {list(var.categories)}")
+            raise RecordValidationError(pid, f"tabular.{name}", "not a variable of the data dictionary")
+        problem = var.check(value)
+        if problem is not None:
+            hint = " (use null)" if "number" in problem else ""
+            raise RecordValidationError(pid, f"tabular.{name}", problem + hint)
 
 
 def _check_ecg(pid: str, ecg: dict[str, Any]) -> None:
@@ -79,34 +76,32 @@ def _check_genotype(pid: str, geno: dict[str, Any], panel_size: int | None) -> N
         raise RecordValidationError(pid, "genotype.dosages", f"dosage outside [0, 2] at index {int(np.argmin(ok))}")
 
 
-def _check_labels(pid: str, labels: dict[str, Any]) -> None:
-    if labels.get("diagnosis") is not None and labels["diagnosis"] not in DIAGNOSIS_CLASSES:
-        raise RecordValidationError(pid, "labels.diagnosis", f"{labels['diagnosis']!r} not in {DIAGNOSIS_CLASSES}")
-    for f in labels.get("findings") or []:
-        if f not in FINDING_CLASSES:
-            raise RecordValidationError(pid, "labels.findings", f"{f!r} not in {FINDING_CLASSES}")
-    if labels.get("mace") not in (None, 0, 1):
-        raise RecordValidationError(pid, "labels.mace", f"must be 0 or 1, got {labels['mace']}")
-    if labels.get("event") not in (None, 0, 1):
-        raise RecordValidationError(pid, "labels.event", f"must be 0 or 1, got {labels['event']}")
-    t = labels.get("event_time")
-    if t is not None and not (t >= 0):
-        raise RecordValidationError(pid, "labels.event_time", f"must be >= 0, got {t}")
+def _check_labels(pid: str, labels: dict[str, Any], dictionary: DataDictionary) -> None:
+    for name, value in labels.items():
+        label = dictionary.labels.get(name)
+        if label is None:
+            raise RecordValidationError(pid, f"labels.{name}", "not a label of the data dictionary")
+        problem = label.check(value)
+        if problem is not None:
+            raise RecordValidationError(pid, f"labels.{name}", problem)
 
 
-def validate_record(record: dict[str, Any], panel_size: int | None = None) -> None:
-    """Raise :class:`RecordValidationError` if one record (a Python dict) breaks the schema."""
+def validate_record(
+    record: dict[str, Any], panel_size: int | None = None, dictionary: DataDictionary = SYNTHETIC_DICTIONARY
+) -> None:
+    """Raise :class:`RecordValidationError` if one record (a Python dict) breaks the schema of ``dictionary``."""
+    schema = _schema(dictionary)
     pid = str(record.get("patient_id") or "<no patient_id>")
     for name in ("patient_id", "site", "consent"):
         if not record.get(name):
             raise RecordValidationError(pid, name, "required field is missing or empty")
-    unknown = set(record) - set(RECORD_SCHEMA.names)
+    unknown = set(record) - set(schema.names)
     if unknown:
         raise RecordValidationError(pid, sorted(unknown)[0], "not a field of the record schema")
     if not record["consent"].get("codes"):
         raise RecordValidationError(pid, "consent.codes", "a record needs at least one DUO code")
     if record.get("tabular") is not None:
-        _check_tabular(pid, record["tabular"])
+        _check_tabular(pid, record["tabular"], dictionary)
     if record.get("ecg") is not None:
         _check_ecg(pid, record["ecg"])
     if record.get("image") is not None:
@@ -114,25 +109,27 @@ def validate_record(record: dict[str, Any], panel_size: int | None = None) -> No
     if record.get("genotype") is not None:
         _check_genotype(pid, record["genotype"], panel_size)
     if record.get("labels") is not None:
-        _check_labels(pid, record["labels"])
+        _check_labels(pid, record["labels"], dictionary)
     if record.get("heart_sound") is not None:
         check_heart_sound(pid, record["heart_sound"])
     if record.get("wearable") is not None:
         check_wearable(pid, record["wearable"])
     # The Arrow conversion catches wrong types the checks above do not look at.
     try:
-        pa.Table.from_pylist([record], schema=RECORD_SCHEMA)
+        pa.Table.from_pylist([record], schema=schema)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as err:
         raise RecordValidationError(pid, "<type>", str(err)) from None
 
 
-def validate_table(table: pa.Table, panel_size: int | None = None) -> int:
+def validate_table(
+    table: pa.Table, panel_size: int | None = None, dictionary: DataDictionary = SYNTHETIC_DICTIONARY
+) -> int:
     """Validate every row of a record table; returns the number of rows checked."""
     version = (table.schema.metadata or {}).get(b"nextgen_ml.schema_version", b"").decode()
     if version and version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
         raise RecordValidationError("<table>", "schema_version", f"{version} is incompatible with {SCHEMA_VERSION}")
     for record in iter_records(table):
-        validate_record(record, panel_size)
+        validate_record(record, panel_size, dictionary)
     return table.num_rows
 
 

@@ -1,8 +1,12 @@
-"""Task definitions: one small class per task, each owning its loss, torchmetrics and prediction transform.
+"""Task definitions: one small class per label kind, each owning its loss (and the per-sample form DP-SGD
+needs), torchmetrics, prediction transform and monitor.
 
-Every task has ``num_outputs``, ``main_metric``, ``loss(logits, targets)``, ``metrics()``,
-``update(metrics, logits, targets)`` and ``predict(logits)``. Rows whose label is missing (NaN for float
-targets, ``-1`` for ``diagnosis``) are left out of both loss and metrics.
+Every task has ``kind``, ``num_outputs``, ``main_metric``, ``monitor_mode``, ``per_sample_loss(logits, targets)``
+(``(B,)``, 0 where unlabelled), ``loss(logits, targets)``, ``metrics()``, ``update(metrics, logits, targets)`` and
+``predict(logits)``. For every kind but survival, ``loss = per_sample_loss.sum() / n_labelled``: one formula, so
+the DP objective and the plain loss cannot drift apart. Rows whose label is missing (NaN for float targets,
+``-1`` for multiclass) are left out of both loss and metrics. :func:`task_for_label` picks the task from a
+label's declaration in the data dictionary.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from torchmetrics.classification import (
     MultilabelF1Score,
 )
 
+from nextgen_ml.data.dictionary import Label
 from nextgen_ml.tasks.losses import cox_ph_loss
 from nextgen_ml.tasks.metrics import ConcordanceIndex
 
@@ -52,6 +57,11 @@ def _no_label_loss(logits: Tensor) -> Tensor:
     return logits.sum() * 0.0
 
 
+def _mean_over_labelled(per: Tensor, n_labelled: Tensor, logits: Tensor) -> Tensor:
+    """``per.sum() / n_labelled`` (the task loss from its per-sample form); graph-keeping zero when none."""
+    return per.sum() / n_labelled if bool(n_labelled > 0) else _no_label_loss(logits)
+
+
 @dataclass
 class BinaryTask:
     """Binary classification from one logit (e.g. ``mace``); metrics auroc, auprc, accuracy, f1.
@@ -63,7 +73,9 @@ class BinaryTask:
 
     target: str = "mace"
     pos_weight: float | None = None
+    kind: ClassVar[str] = "binary"
     main_metric: ClassVar[str] = "auroc"
+    monitor_mode: ClassVar[str] = "max"
     num_outputs: ClassVar[int] = 1
 
     def _valid(self, logits: Tensor, targets: Mapping[str, Tensor]) -> tuple[Tensor, Tensor]:
@@ -72,12 +84,18 @@ class BinaryTask:
         keep = ~torch.isnan(y)
         return logits[:, 0][keep], y[keep]
 
-    def loss(self, logits: Tensor, targets: Mapping[str, Tensor]) -> Tensor:
-        score, y = self._valid(logits, targets)
-        if y.numel() == 0:
-            return _no_label_loss(logits)
+    def per_sample_loss(self, logits: Tensor, targets: Mapping[str, Tensor]) -> Tensor:
+        """``(B,)`` binary cross-entropy per record, 0 where unlabelled."""
+        y = _target(targets, self.target, (_check_logits(logits, 1),))
+        valid = ~torch.isnan(y)
         weight = None if self.pos_weight is None else torch.tensor(self.pos_weight, device=logits.device)
-        return F.binary_cross_entropy_with_logits(score, y.to(score.dtype), pos_weight=weight)
+        y0 = torch.where(valid, y, torch.zeros_like(y)).to(logits.dtype)
+        per = F.binary_cross_entropy_with_logits(logits[:, 0], y0, pos_weight=weight, reduction="none")  # (B,)
+        return torch.where(valid, per, torch.zeros_like(per))
+
+    def loss(self, logits: Tensor, targets: Mapping[str, Tensor]) -> Tensor:
+        per = self.per_sample_loss(logits, targets)
+        return _mean_over_labelled(per, (~torch.isnan(targets[self.target])).sum(), logits)
 
     def metrics(self) -> MetricCollection:
         return MetricCollection({"auroc": BinaryAUROC(), "auprc": BinaryAveragePrecision(),
@@ -104,7 +122,10 @@ class MulticlassTask:
 
     target: str = "diagnosis"
     num_classes: int = 5
+    class_names: tuple[str, ...] = ()
+    kind: ClassVar[str] = "multiclass"
     main_metric: ClassVar[str] = "f1"
+    monitor_mode: ClassVar[str] = "max"
 
     def __post_init__(self) -> None:
         if self.num_classes < 2:
@@ -122,9 +143,17 @@ class MulticlassTask:
             raise ValueError(f"targets[{self.target!r}] has class ids >= num_classes ({self.num_classes})")
         return logits[keep], y[keep]
 
+    def per_sample_loss(self, logits: Tensor, targets: Mapping[str, Tensor]) -> Tensor:
+        """``(B,)`` cross-entropy per record, 0 where unlabelled."""
+        self._valid(logits, targets)  # shape and class-id checks
+        y = targets[self.target].long()
+        valid = y >= 0
+        per = F.cross_entropy(logits, torch.where(valid, y, torch.zeros_like(y)), reduction="none")  # (B,)
+        return torch.where(valid, per, torch.zeros_like(per))
+
     def loss(self, logits: Tensor, targets: Mapping[str, Tensor]) -> Tensor:
-        scores, y = self._valid(logits, targets)
-        return F.cross_entropy(scores, y) if y.numel() else _no_label_loss(logits)
+        per = self.per_sample_loss(logits, targets)
+        return _mean_over_labelled(per, (targets[self.target] >= 0).sum(), logits)
 
     def metrics(self) -> MetricCollection:
         k = self.num_classes
@@ -153,7 +182,10 @@ class MultilabelTask:
 
     target: str = "findings"
     num_labels: int = 6
+    class_names: tuple[str, ...] = ()
+    kind: ClassVar[str] = "multilabel"
     main_metric: ClassVar[str] = "auroc"
+    monitor_mode: ClassVar[str] = "max"
 
     @property
     def num_outputs(self) -> int:
@@ -164,13 +196,20 @@ class MultilabelTask:
         y = _target(targets, self.target, (batch, self.num_labels))
         return y, ~torch.isnan(y)
 
-    def loss(self, logits: Tensor, targets: Mapping[str, Tensor]) -> Tensor:
+    def per_sample_loss(self, logits: Tensor, targets: Mapping[str, Tensor]) -> Tensor:
+        """``(B,)`` per record: binary cross-entropy averaged over its labelled entries (0 where none)."""
         y, valid = self._labels(logits, targets)
-        if not bool(valid.any()):
-            return _no_label_loss(logits)
         y0 = torch.where(valid, y, torch.zeros_like(y)).to(logits.dtype)
         per_entry = F.binary_cross_entropy_with_logits(logits, y0, reduction="none")  # (B, K)
-        return torch.where(valid, per_entry, torch.zeros_like(per_entry)).sum() / valid.sum()
+        per_entry = torch.where(valid, per_entry, torch.zeros_like(per_entry))
+        return per_entry.sum(1) / valid.sum(1).clamp_min(1)  # (B,)
+
+    def loss(self, logits: Tensor, targets: Mapping[str, Tensor]) -> Tensor:
+        """Mean binary cross-entropy over every labelled entry of the batch (with complete labels this is
+        ``per_sample_loss(...).mean()``; with partial labels a row weighs by its number of labelled entries)."""
+        _, valid = self._labels(logits, targets)
+        per_row = self.per_sample_loss(logits, targets) * valid.sum(1)  # (B,): sum over the row's entries
+        return _mean_over_labelled(per_row, valid.sum(), logits)
 
     def metrics(self) -> MetricCollection:
         k = self.num_labels
@@ -203,7 +242,9 @@ class RegressionTask:
     target: str = "lvef"
     loc: float = 0.0
     scale: float = 1.0
+    kind: ClassVar[str] = "regression"
     main_metric: ClassVar[str] = "mae"
+    monitor_mode: ClassVar[str] = "min"
     num_outputs: ClassVar[int] = 1
 
     def __post_init__(self) -> None:
@@ -216,11 +257,17 @@ class RegressionTask:
         keep = ~torch.isnan(y)
         return self.predict(logits)[keep], y[keep]
 
+    def per_sample_loss(self, logits: Tensor, targets: Mapping[str, Tensor]) -> Tensor:
+        """``(B,)`` squared error on the standardised target, 0 where unlabelled."""
+        y = _target(targets, self.target, (_check_logits(logits, 1),))
+        valid = ~torch.isnan(y)
+        z = (torch.where(valid, y, torch.full_like(y, self.loc)).to(logits.dtype) - self.loc) / self.scale
+        per = (logits[:, 0] - z) ** 2  # (B,)
+        return torch.where(valid, per, torch.zeros_like(per))
+
     def loss(self, logits: Tensor, targets: Mapping[str, Tensor]) -> Tensor:
-        pred, y = self._valid(logits, targets)
-        if y.numel() == 0:
-            return _no_label_loss(logits)
-        return F.mse_loss((pred - self.loc) / self.scale, (y.to(pred.dtype) - self.loc) / self.scale)
+        per = self.per_sample_loss(logits, targets)
+        return _mean_over_labelled(per, (~torch.isnan(targets[self.target])).sum(), logits)
 
     def metrics(self) -> MetricCollection:
         return MetricCollection({"mae": MeanAbsoluteError(), "rmse": MeanSquaredError(squared=False),
@@ -241,20 +288,31 @@ class SurvivalTask:
     """Time-to-event with a Cox proportional-hazards head (Breslow ties); metric Harrell's cindex.
 
     Args:
-        time: key of the event/censoring time, ``(B,)`` float years, NaN = missing.
-        event: key of the event indicator, ``(B,)`` float 0/1, NaN = missing.
+        target: key of the survival label, ``(B, 2)`` float: ``[:, 0]`` event/censoring time, ``[:, 1]`` event
+            indicator 0/1; NaN = missing.
     """
 
-    time: str = "event_time"
-    event: str = "event"
+    target: str = "time_to_mace"
+    time_unit: str = "a"
+    kind: ClassVar[str] = "survival"
     main_metric: ClassVar[str] = "cindex"
+    monitor_mode: ClassVar[str] = "max"
     num_outputs: ClassVar[int] = 1
 
     def _parts(self, logits: Tensor, targets: Mapping[str, Tensor]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         batch = _check_logits(logits, 1)
-        t, e = _target(targets, self.time, (batch,)), _target(targets, self.event, (batch,))
+        y = _target(targets, self.target, (batch, 2))
+        t, e = y[:, 0], y[:, 1]
         valid = ~torch.isnan(t) & ~torch.isnan(e)
         return logits[:, 0], t, e, valid
+
+    def per_sample_loss(self, logits: Tensor, targets: Mapping[str, Tensor]) -> Tensor:
+        """Refused: the Cox partial likelihood couples a batch's records through its risk sets."""
+        raise ValueError(
+            "privacy=dp cannot train a survival task: the Cox partial likelihood couples the records of a batch "
+            "(risk sets), so it has no per-sample loss and clipping would not bound one patient's influence. "
+            "Use a binary or regression label under DP."
+        )
 
     def loss(self, logits: Tensor, targets: Mapping[str, Tensor]) -> Tensor:
         risk, t, e, valid = self._parts(logits, targets)
@@ -273,14 +331,31 @@ class SurvivalTask:
         return logits[:, 0]
 
 
-#: task kind → class (for configs and the CLI; no if-chains on names).
+#: task kind (= label kind) → class (for configs and the CLI; no if-chains on names).
 TASKS: dict[str, type] = {
-    "binary": BinaryTask,
-    "multiclass": MulticlassTask,
-    "multilabel": MultilabelTask,
-    "regression": RegressionTask,
-    "survival": SurvivalTask,
+    cls.kind: cls for cls in (BinaryTask, MulticlassTask, MultilabelTask, RegressionTask, SurvivalTask)
 }
+
+
+def task_for_label(label: Label, **overrides: Any) -> Any:
+    """The task for a declared label: its kind picks loss, metrics, monitor and plots.
+
+    Args:
+        label: the label's declaration in the data dictionary.
+        overrides: task options (``pos_weight``, ``loc``/``scale`` for regression, ...).
+    """
+    kwargs: dict[str, Any] = {"target": label.name}
+    if label.kind == "multiclass":
+        kwargs.update(num_classes=len(label.classes), class_names=tuple(label.classes))
+    if label.kind == "multilabel":
+        kwargs.update(num_labels=len(label.classes), class_names=tuple(label.classes))
+    if label.kind == "survival":
+        kwargs.update(time_unit=label.time_unit)
+    fields = set(TASKS[label.kind].__dataclass_fields__)
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ValueError(f"task: {unknown} are not options of a {label.kind} task (options: {sorted(fields)})")
+    return TASKS[label.kind](**{**kwargs, **overrides})
 
 
 def create_task(kind: str, **kwargs: Any) -> Any:

@@ -7,12 +7,14 @@ from typing import Any
 
 import hydra
 import lightning.pytorch as pl
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from nextgen_ml.data.datamodule import CardioDataModule
+from nextgen_ml.data.dictionary import DataDictionary
 from nextgen_ml.models.builder import build_multimodal_net
 from nextgen_ml.models.multimodal import MultimodalNet
 from nextgen_ml.tasks.module import MultimodalModule
+from nextgen_ml.tasks.tasks import task_for_label
 
 #: config keys of a task node that describe the run, not the task object.
 _TASK_RUN_KEYS = ("monitor", "monitor_mode")
@@ -27,11 +29,42 @@ def build_datamodule(cfg: DictConfig) -> CardioDataModule:
     return hydra.utils.instantiate(cfg.data, _convert_="all")
 
 
-def build_task(cfg: DictConfig) -> Any:
-    task_cfg = {k: v for k, v in as_dict(cfg.task).items() if k not in _TASK_RUN_KEYS}
-    if cfg.task._target_.endswith("SurvivalTask"):
-        task_cfg.pop("target", None)
-    return hydra.utils.instantiate(task_cfg)
+def build_task(
+    task_cfg: DictConfig | Mapping[str, Any],
+    dictionary: DataDictionary | None,
+    label_stats: Mapping[str, float] | None = None,
+) -> Any:
+    """The task for ``task.target``, from the label's declaration in ``dictionary``.
+
+    Args:
+        task_cfg: the ``task`` config node (``target``, ``options``; ``monitor`` keys are ignored here). A node
+            with ``_target_`` (configs and bundles from before data dictionaries) is instantiated as it is.
+        dictionary: the store's data dictionary.
+        label_stats: ``{"mean", "std"}`` of a regression label on the training split (the head's default
+            ``loc``/``scale`` when ``options`` gives none).
+    """
+    node = dict(as_dict(task_cfg))
+    if "_target_" in node:  # legacy: an explicit task class
+        legacy = {k: v for k, v in node.items() if k not in _TASK_RUN_KEYS}
+        if legacy["_target_"].endswith("SurvivalTask"):
+            legacy = {"_target_": legacy["_target_"], "target": "time_to_mace"}
+        return hydra.utils.instantiate(legacy)
+    if dictionary is None:
+        raise ValueError("task: no data dictionary to look the label up in")
+    label = dictionary.label(str(node["target"]))
+    options = dict(node.get("options") or {})
+    if label.kind == "regression" and label_stats and "loc" not in options and "scale" not in options:
+        options.update(loc=float(label_stats["mean"]), scale=float(label_stats["std"]) or 1.0)
+    return task_for_label(label, **options)
+
+
+def resolve_monitor(cfg: DictConfig, task: Any) -> None:
+    """Fill ``task.monitor`` / ``task.monitor_mode`` from the task's kind where the config leaves them null."""
+    with open_dict(cfg):
+        if cfg.task.get("monitor") is None:
+            cfg.task.monitor = f"val/{task.main_metric}"
+        if cfg.task.get("monitor_mode") is None:
+            cfg.task.monitor_mode = task.monitor_mode
 
 
 def build_net(
@@ -58,8 +91,14 @@ def build_net(
 
 
 def build_module(cfg: DictConfig, dm: CardioDataModule) -> MultimodalModule:
-    """The LightningModule for a set-up datamodule."""
-    task = build_task(cfg)
+    """The LightningModule for a set-up datamodule (fills the config's task monitor from the label's kind)."""
+    target = cfg.task.get("target")
+    stats = dm.label_statistics(target) if target and "_target_" not in cfg.task else None
+    task = build_task(cfg.task, dm.dictionary, stats)
+    resolve_monitor(cfg, task)
+    if stats is not None:  # the head's standardisation travels with the config (checkpoints, bundles)
+        with open_dict(cfg):
+            cfg.task.options = {**as_dict(cfg.task.get("options") or {}), "loc": task.loc, "scale": task.scale}
     net = build_net(cfg.model, dm.modalities, dm.modality_specs, task.num_outputs)
     optimizer = hydra.utils.instantiate(cfg.optimizer)
     scheduler = hydra.utils.instantiate(cfg.scheduler) if cfg.get("scheduler") else None

@@ -1,9 +1,14 @@
-"""Evaluation plots per task type: ROC/PR/calibration, confusion matrix, scatter, Kaplan–Meier."""
+"""Evaluation plots per task kind: ROC/PR/calibration, confusion matrix, scatter, Kaplan–Meier.
+
+Plots are registered by task kind (= the label's declared kind); each takes the task, so class names and
+units come from the label's declaration.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -18,18 +23,21 @@ from sklearn.metrics import (  # noqa: E402
     roc_curve,
 )
 
-from nextgen_ml.data.schema import DIAGNOSIS_CLASSES, FINDING_CLASSES  # noqa: E402
-
-PlotFn = Callable[[np.ndarray, dict[str, np.ndarray], Path, str], list[Path]]
+PlotFn = Callable[[np.ndarray, dict[str, np.ndarray], Path, Any], list[Path]]
 PLOTS: dict[str, PlotFn] = {}
 
 
-def register_plot(task_name: str) -> Callable[[PlotFn], PlotFn]:
+def register_plot(kind: str) -> Callable[[PlotFn], PlotFn]:
     def deco(fn: PlotFn) -> PlotFn:
-        PLOTS[task_name] = fn
+        PLOTS[kind] = fn
         return fn
 
     return deco
+
+
+def _names(task: Any, k: int) -> list[str]:
+    names = list(getattr(task, "class_names", ()) or ())
+    return names if len(names) == k else [f"class {i}" for i in range(k)]
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
@@ -39,8 +47,9 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-@register_plot("BinaryTask")
-def plot_binary(preds: np.ndarray, targets: dict[str, np.ndarray], out: Path, target: str) -> list[Path]:
+@register_plot("binary")
+def plot_binary(preds: np.ndarray, targets: dict[str, np.ndarray], out: Path, task: Any) -> list[Path]:
+    target = task.target
     y = targets[target]
     keep = ~np.isnan(y)
     y, p = y[keep].astype(int), preds[keep]
@@ -62,24 +71,27 @@ def plot_binary(preds: np.ndarray, targets: dict[str, np.ndarray], out: Path, ta
     return [_save(fig, out / f"test_{target}_roc_pr_calibration.png")]
 
 
-@register_plot("MulticlassTask")
-def plot_multiclass(preds: np.ndarray, targets: dict[str, np.ndarray], out: Path, target: str) -> list[Path]:
+@register_plot("multiclass")
+def plot_multiclass(preds: np.ndarray, targets: dict[str, np.ndarray], out: Path, task: Any) -> list[Path]:
+    target = task.target
     y = targets[target]
     keep = y >= 0
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
     ConfusionMatrixDisplay.from_predictions(
-        y[keep], preds[keep].argmax(1), labels=range(len(DIAGNOSIS_CLASSES)),
-        display_labels=[c.replace("_", "\n") for c in DIAGNOSIS_CLASSES], normalize="true", ax=ax, colorbar=False,
+        y[keep], preds[keep].argmax(1), labels=range(task.num_classes),
+        display_labels=[c.replace("_", "\n") for c in _names(task, task.num_classes)], normalize="true", ax=ax,
+        colorbar=False,
     )
     ax.set_title(f"Confusion matrix ({target}, row-normalised)")
     return [_save(fig, out / f"test_{target}_confusion.png")]
 
 
-@register_plot("MultilabelTask")
-def plot_multilabel(preds: np.ndarray, targets: dict[str, np.ndarray], out: Path, target: str) -> list[Path]:
+@register_plot("multilabel")
+def plot_multilabel(preds: np.ndarray, targets: dict[str, np.ndarray], out: Path, task: Any) -> list[Path]:
+    target = task.target
     y = targets[target]
     fig, ax = plt.subplots(figsize=(6, 5))
-    for k, name in enumerate(FINDING_CLASSES[: y.shape[1]]):
+    for k, name in enumerate(_names(task, y.shape[1])):
         keep = ~np.isnan(y[:, k])
         if len(np.unique(y[keep, k])) < 2:
             continue
@@ -91,8 +103,9 @@ def plot_multilabel(preds: np.ndarray, targets: dict[str, np.ndarray], out: Path
     return [_save(fig, out / f"test_{target}_roc.png")]
 
 
-@register_plot("RegressionTask")
-def plot_regression(preds: np.ndarray, targets: dict[str, np.ndarray], out: Path, target: str) -> list[Path]:
+@register_plot("regression")
+def plot_regression(preds: np.ndarray, targets: dict[str, np.ndarray], out: Path, task: Any) -> list[Path]:
+    target = task.target
     y = targets[target]
     keep = ~np.isnan(y)
     fig, ax = plt.subplots(figsize=(5, 5))
@@ -103,11 +116,12 @@ def plot_regression(preds: np.ndarray, targets: dict[str, np.ndarray], out: Path
     return [_save(fig, out / f"test_{target}_scatter.png")]
 
 
-@register_plot("SurvivalTask")
-def plot_survival(preds: np.ndarray, targets: dict[str, np.ndarray], out: Path, target: str) -> list[Path]:
+@register_plot("survival")
+def plot_survival(preds: np.ndarray, targets: dict[str, np.ndarray], out: Path, task: Any) -> list[Path]:
+    target = task.target
     from lifelines import KaplanMeierFitter
 
-    t, e, risk = targets["event_time"], targets["event"], preds.reshape(-1)
+    t, e, risk = targets[target][:, 0], targets[target][:, 1], preds.reshape(-1)
     keep = ~(np.isnan(t) | np.isnan(e))
     t, e, risk = t[keep], e[keep], risk[keep]
     groups = np.digitize(risk, np.quantile(risk, [1 / 3, 2 / 3]))
@@ -117,12 +131,13 @@ def plot_survival(preds: np.ndarray, targets: dict[str, np.ndarray], out: Path, 
         if sel.sum() > 0:
             km = KaplanMeierFitter(label=f"{name} predicted risk (n={sel.sum()})").fit(t[sel], e[sel])
             km.plot_survival_function(ax=ax)
-    ax.set(xlabel="years", ylabel="event-free survival", title="Kaplan–Meier by predicted-risk tertile (test)")
-    return [_save(fig, out / "test_survival_km.png")]
+    unit = getattr(task, "time_unit", None) or "a"
+    ax.set(xlabel=f"time ({unit})", ylabel="event-free survival", title="Kaplan–Meier by predicted-risk tertile (test)")
+    return [_save(fig, out / f"test_{target}_km.png")]
 
 
-def make_plots(task_name: str, preds: np.ndarray, targets: dict[str, np.ndarray], out: Path, target: str) -> list[Path]:
-    """Plots for ``task_name`` (a task class name) into ``out``; unknown task types get none."""
+def make_plots(task: Any, preds: np.ndarray, targets: dict[str, np.ndarray], out: Path) -> list[Path]:
+    """Plots for ``task`` (by its kind) into ``out``; a kind without plots gets none."""
     out.mkdir(parents=True, exist_ok=True)
-    fn = PLOTS.get(task_name)
-    return [] if fn is None else fn(preds, targets, out, target)
+    fn = PLOTS.get(getattr(task, "kind", ""))
+    return [] if fn is None else fn(preds, targets, out, task)

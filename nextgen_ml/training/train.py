@@ -63,13 +63,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
         return run_federated(cfg)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     pl.seed_everything(cfg.seed, workers=True)
 
     dm = build_datamodule(cfg)
     dm.prepare_data()
     dm.setup()
-    module = build_module(cfg, dm)
+    module = build_module(cfg, dm)  # resolves the task (and its monitor) from the label's declaration
+    (out_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     trainer = build_trainer(cfg, extra_callbacks=[RunInfo(as_dict(cfg), dm.modality_specs)])
     # the start entry, before any training: a log that cannot be extended stops the run here, not after training
     audit_log = cfg.get("audit_log") if trainer.is_global_zero else None
@@ -86,8 +86,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         metrics.update(_flat(trainer.test(module, datamodule=dm, ckpt_path=ckpt_path, verbose=False)))
         if cfg.get("plots", True) and trainer.is_global_zero:
             preds, targets, _ = collect_predictions(module, dm.test_dataloader())
-            target = cfg.task.get("target", "event")
-            for path in make_plots(type(module.task).__name__, preds, targets, out_dir / "plots", target):
+            for path in make_plots(module.task, preds, targets, out_dir / "plots"):
                 log.info("plot: %s", path)
     if trainer.is_global_zero:
         metrics.update(write_privacy_report(trainer, out_dir))  # privacy/* entries of a DP run (+ privacy.json)

@@ -138,7 +138,8 @@ def test_labels_consistent(cohort, rows):
     lat = cohort.latent.set_index("patient_id")
     for r in rows:
         lab, p = r["labels"], lat.loc[r["patient_id"]]
-        assert lab["mace"] == lab["event"] and 0 < lab["event_time"] <= 5.0 + 1e-6
+        surv = lab["time_to_mace"]
+        assert lab["mace"] == surv["event"] and 0 < surv["time"] <= 5.0 + 1e-6
         assert lab["diagnosis"] in DIAGNOSIS_CLASSES and set(lab["findings"]) <= set(FINDING_CLASSES)
         assert ("atrial_fibrillation" in lab["findings"]) == bool(p["af"])
         assert ("reduced_ef" in lab["findings"]) == (lab["lvef"] < 50)

@@ -86,7 +86,7 @@ def test_site_held_out_split(tiny_store):
 
 def test_modality_dropout_hides_but_never_everything():
     samples = [{"inputs": {"ecg": np.ones((2, 3), np.float32), "tabular": np.ones(4, np.float32)},
-                "targets": {k: np.float32(0) for k in ("mace", "lvef", "event_time", "event")}
+                "targets": {k: np.float32(0) for k in ("mace", "lvef")} | {"time_to_mace": np.zeros(2, np.float32)}
                 | {"diagnosis": np.int64(0), "findings": np.zeros(6, np.float32)}, "index": i} for i in range(200)]
     torch.manual_seed(0)
     batch = Collate(["ecg", "tabular"], modality_dropout=0.5)(samples)

@@ -25,7 +25,7 @@ from nextgen_ml.data.cohort import CohortConfig, generate_cohort
 from nextgen_ml.data.datamodule import CardioDataModule
 from nextgen_ml.data.schema import MODALITIES, MODALITY_COLUMN, RECORD_SCHEMA, SCHEMA_VERSION
 from nextgen_ml.data.sensor_transforms import HeartSoundTransform, WearableTransform
-from nextgen_ml.data.store import METADATA_FILE, RecordStore
+from nextgen_ml.data.store import METADATA_FILE, RecordStore, StoreError
 from nextgen_ml.data.validate import RecordValidationError, validate_record, validate_table
 from nextgen_ml.models.builder import build_multimodal_net
 from nextgen_ml.privacy import assert_dp_compatible
@@ -47,7 +47,7 @@ def rows(cohort):
 
 # ------------------------------------------------------------------ schema, codec, validation
 def test_schema_has_the_new_modalities():
-    assert SCHEMA_VERSION == "1.1.0"
+    assert SCHEMA_VERSION.split(".")[0] == "2"
     assert {"heart_sound", "wearable"} <= set(MODALITIES) and list(MODALITIES) == sorted(MODALITIES)
     for m in ("heart_sound", "wearable"):
         assert MODALITY_COLUMN[m] in RECORD_SCHEMA.names
@@ -100,10 +100,10 @@ def test_bad_payloads_name_the_field(overrides, field):
     assert err.value.field == field and err.value.record == "p-7"
 
 
-def _write_v1_store(path, fmt: str) -> None:
-    """A store as nextgen_ml 1.0 wrote it: no heart_sound / wearable columns, schema_version 1.0.0."""
+def _write_old_store(path, fmt: str, version: str) -> None:
+    """A store as an older nextgen_ml wrote it: no heart_sound / wearable columns, ``schema_version`` ``version``."""
     schema = pa.schema([f for f in RECORD_SCHEMA if f.name not in ("heart_sound", "wearable")],
-                       metadata={b"nextgen_ml.schema_version": b"1.0.0"})
+                       metadata={b"nextgen_ml.schema_version": version.encode()})
     rec = {k: v for k, v in make_record().items() if k in schema.names}
     table = pa.Table.from_pylist([rec, {**rec, "patient_id": "p1"}], schema=schema)
     (path / "site=site_a").mkdir(parents=True)
@@ -112,13 +112,23 @@ def _write_v1_store(path, fmt: str) -> None:
             w.write_table(table)
     else:
         pq.write_table(table, path / "site=site_a" / "part-00000.parquet")
-    meta = {"schema_version": "1.0.0", "format": fmt, "n_records": 2, "sites": {"site_a": 2}, "panel": None}
+    meta = {"schema_version": version, "format": fmt, "n_records": 2, "sites": {"site_a": 2}, "panel": None}
     (path / METADATA_FILE).write_text(json.dumps(meta))
 
 
+def test_schema_1_store_is_refused_with_a_fix(tmp_path):
+    _write_old_store(tmp_path, "ipc", "1.0.0")
+    with pytest.raises(StoreError, match=r"record schema 1\.0\.0.*re-ingest"):
+        RecordStore(tmp_path)
+
+
 @pytest.mark.parametrize("fmt", ["ipc", "parquet"])
-def test_schema_1_0_store_loads_with_null_new_columns(tmp_path, fmt):
-    _write_v1_store(tmp_path, fmt)
+def test_older_minor_store_loads_with_null_new_columns(tmp_path, fmt, monkeypatch):
+    import nextgen_ml.data.store as store_module
+
+    # as if heart sounds and wearables had been added in schema 2.1.0 and this store were written by 2.0.0
+    monkeypatch.setattr(store_module, "COLUMNS_SINCE", {"heart_sound": "2.1.0", "wearable": "2.1.0"})
+    _write_old_store(tmp_path, fmt, "2.0.0")
     store = RecordStore(tmp_path)
     assert store.missing_columns == ["heart_sound", "wearable"]
     assert store.table.schema.equals(RECORD_SCHEMA, check_metadata=False)
@@ -126,7 +136,7 @@ def test_schema_1_0_store_loads_with_null_new_columns(tmp_path, fmt):
     assert store.column("wearable").null_count == 2 and store.row(0)["ecg"] is not None
     narrow = RecordStore(tmp_path, columns=["patient_id", "ecg"])
     assert narrow.missing_columns == [] and narrow.table.column_names == ["patient_id", "ecg"]
-    with pytest.raises(ValueError, match=r"schema 1\.0\.0.*no such column"):
+    with pytest.raises(ValueError, match=r"schema 2\.0\.0.*no such column"):
         CardioDataModule(tmp_path, modalities=["ecg", "heart_sound"], split="predefined").setup()
 
 

@@ -16,7 +16,7 @@ def test_schema_is_versioned_and_tabular_fields_carry_units_and_codes():
     for var in TABULAR_VARIABLES:
         meta = tab.field(var.name).metadata
         assert meta[b"code"].decode() == var.code
-        assert meta[b"unit"].decode() == var.unit
+        assert meta[b"unit"].decode() == (var.unit or "")
         assert b":" in meta[b"code"]
 
 
@@ -49,7 +49,8 @@ def test_missing_modality_is_null_not_zeros():
         ({"genotype": {"dosages": [0.0, 3.0, 1.0, 0.0], "prs": None}}, "genotype.dosages"),
         ({"labels": {"diagnosis": "flu"}}, "labels.diagnosis"),
         ({"labels": {"findings": ["broken_heart"]}}, "labels.findings"),
-        ({"labels": {"event_time": -1.0}}, "labels.event_time"),
+        ({"labels": {"time_to_mace": {"time": -1.0, "event": 1}}}, "labels.time_to_mace"),
+        ({"labels": {"heart_disease": 1}}, "labels.heart_disease"),
         ({"unexpected": 1}, "unexpected"),
     ],
 )

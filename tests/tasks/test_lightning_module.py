@@ -44,8 +44,9 @@ class DictDataset(Dataset):
             "diagnosis": torch.arange(n) % 5,
             "findings": (torch.rand(n, 6, generator=g) > 0.5).float(),
             "lvef": 55 + 10 * torch.randn(n, generator=g),
-            "event_time": torch.rand(n, generator=g) * 5,
-            "event": (torch.rand(n, generator=g) > 0.4).float(),
+            "time_to_mace": torch.stack(
+                [torch.rand(n, generator=g) * 5, (torch.rand(n, generator=g) > 0.4).float()], dim=1
+            ),
         }
         self.targets["mace"][0] = float("nan")
 

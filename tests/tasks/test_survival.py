@@ -104,9 +104,10 @@ def test_cindex_metric_matches_lifelines_on_random_data(seed: int) -> None:
 def test_survival_task_uses_valid_rows_only() -> None:
     task = SurvivalTask()
     logits = torch.tensor([[0.2], [1.0], [-0.3], [0.7]])
-    targets = {"event_time": torch.tensor([2.0, float("nan"), 1.0, 4.0]), "event": torch.tensor([1.0, 1.0, 1.0, 0.0])}
+    time, event = torch.tensor([2.0, float("nan"), 1.0, 4.0]), torch.tensor([1.0, 1.0, 1.0, 0.0])
+    targets = {"time_to_mace": torch.stack([time, event], dim=1)}  # (B, 2)
     keep = torch.tensor([True, False, True, True])
-    expected = cox_ph_loss(logits[keep, 0], targets["event_time"][keep], targets["event"][keep])
+    expected = cox_ph_loss(logits[keep, 0], time[keep], event[keep])
     torch.testing.assert_close(task.loss(logits, targets), expected)
     metrics = task.metrics()
     task.update(metrics, logits, targets)

@@ -107,7 +107,7 @@ def test_all_missing_labels_give_zero_loss_with_graph(kind: str) -> None:
     logits = torch.randn(4, task.num_outputs, requires_grad=True)
     nan = torch.full((4,), float("nan"))
     targets = {"mace": nan, "diagnosis": torch.full((4,), -1), "findings": torch.full((4, 6), float("nan")),
-               "lvef": nan, "event_time": nan, "event": nan}
+               "lvef": nan, "time_to_mace": torch.full((4, 2), float("nan"))}
     loss = task.loss(logits, targets)
     assert loss.item() == 0.0
     loss.backward()

@@ -36,7 +36,7 @@ from nextgen_ml.data.cohort.tabular import tabular_structs
 from nextgen_ml.data.cohort.text import write_notes
 from nextgen_ml.data.cohort.wearable import synthesize_wearables
 from nextgen_ml.data.panel import VariantPanel
-from nextgen_ml.data.schema import RECORD_SCHEMA
+from nextgen_ml.data.schema import RECORD_SCHEMA, SYNTHETIC_DICTIONARY
 from nextgen_ml.data.store import StoreWriter
 
 BLOCK_SIZE = 100
@@ -171,8 +171,8 @@ def generate_block(
             "tabular": tabular[i], "ecg": ecg[i], "image": image[i], "genotype": genotype[i], "text": notes[i],
             "heart_sound": heart_sound[i], "wearable": wearable[i],
             "labels": {"mace": int(event[i]), "diagnosis": str(dx[i]), "findings": fx[i],
-                       "lvef": float(np.round(lvef[i], 1)), "event_time": float(event_time[i]),
-                       "event": int(event[i])},
+                       "lvef": float(np.round(lvef[i], 1)),
+                       "time_to_mace": {"time": float(event_time[i]), "event": int(event[i])}},
             "provenance": prov,
         })
     table = pa.Table.from_pylist(records, schema=RECORD_SCHEMA)
@@ -252,7 +252,8 @@ def write_cohort(
     meta = {"generator": {"name": GENERATOR, "version": __version__, "seed": seed, "n": n, "sites": sites,
                           "config": dict(vars(config))}}
     blocks = list(_blocks(n))
-    with StoreWriter(out, panel=panel, overwrite=overwrite, extra_metadata=meta) as writer, \
+    with StoreWriter(out, panel=panel, overwrite=overwrite, extra_metadata=meta,
+                     dictionary=SYNTHETIC_DICTIONARY) as writer, \
             tqdm(total=n, disable=not progress, unit="patient", desc="cohort") as bar:
         for start in range(0, len(blocks), blocks_per_chunk):
             tables = [generate_block(b, size, seed, profiles, config, panel)[0]
