@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from nextgen_ml.ingest.deid import Pseudonymiser, year_of
@@ -85,13 +86,42 @@ def require(ds: Any, path: str | os.PathLike, keyword: str) -> Any:
     return value
 
 
+#: Person-name tags whose parts must not appear in the allow-listed free-text tags.
+_NAME_TAGS: tuple[str, ...] = (
+    "PatientName",
+    "OtherPatientNames",
+    "PatientBirthName",
+    "PatientMotherBirthName",
+    "ReferringPhysicianName",
+    "PerformingPhysicianName",
+    "OperatorsName",
+)
+
+
+def _person_name_parts(ds: Any) -> set[str]:
+    """Lower-cased name components (family, given, middle) of every person named in the header."""
+    from pydicom.multival import MultiValue
+
+    parts: set[str] = set()
+    for key in _NAME_TAGS:
+        value = ds.get(key)
+        for name in value if isinstance(value, (list, tuple, MultiValue)) else [value]:
+            for part in str(name or "").replace("^", " ").replace(",", " ").split():
+                if len(part) > 2:
+                    parts.add(part.lower())
+    return parts
+
+
 def dicom_metadata(ds: Any, pseudo: Pseudonymiser) -> dict[str, Any]:
     """De-identified key metadata: allow-listed tags, pseudonymised UIDs, acquisition year, transfer syntax."""
     meta: dict[str, Any] = {}
+    names = _person_name_parts(ds)
     for key in _KEEP_TAGS:
         value = ds.get(key)
         if value not in (None, ""):
-            meta[key] = str(value)
+            text = str(value)
+            words = set(re.findall(r"\w+", text.lower()))
+            meta[key] = "[REDACTED]" if words & names else text  # an allow-listed tag that carries a name
     for key in _UID_TAGS:
         if ds.get(key):
             meta[key] = pseudo.uid(str(ds.get(key)))

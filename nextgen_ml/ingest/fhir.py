@@ -4,7 +4,7 @@ Read resources: Patient (sex, birth year only), Observation (LOINC code, UCUM ``
 ``valueCodeableConcept``, blood-pressure panel components), Condition (diabetes), MedicationStatement /
 MedicationRequest (drug classes), DocumentReference (plain-text notes, base64 ``attachment.data``). Names,
 addresses, identifiers and exact dates are never copied; notes are scrubbed of the patient's name parts and
-full dates (:func:`nextgen_ml.ingest.deid.scrub_text`).
+full dates, of the Patient's identifiers, telecom and address, and of pattern PHI (:mod:`nextgen_ml.ingest.phi`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from nextgen_ml.ingest.clinical import (
     medication_classes,
     normalise_sex,
 )
-from nextgen_ml.ingest.deid import Pseudonymiser, scrub_text, sha256_files, year_of
+from nextgen_ml.ingest.deid import Pseudonymiser, sha256_files, year_of
 from nextgen_ml.ingest.errors import IngestError
 from nextgen_ml.ingest.json_guard import load_json
+from nextgen_ml.ingest.phi import scrub_note
 from nextgen_ml.ingest.provenance import Converted
 
 _INACTIVE = {"inactive", "resolved", "remission", "entered-in-error", "stopped", "completed", "not-taken"}
@@ -79,6 +80,14 @@ def _observation(obs: Any, builder: TabularBuilder, path: Path) -> None:
                 builder.set_numeric(variable, float(quantity.value), unit, date)
             except ValueError as err:
                 raise IngestError(path, f"Observation/{obs.id or '?'}.valueQuantity", str(err)) from None
+
+
+def patient_identifiers(patient: Any) -> list[str]:
+    """What a FHIR Patient says identifies it: identifier values, telecom values, address lines, city, postcode."""
+    values = [i.value for i in (patient.identifier or [])] + [t.value for t in (patient.telecom or [])]
+    for address in patient.address or []:
+        values += [*(address.line or []), address.city, address.postalCode]
+    return [str(v) for v in values if v]
 
 
 def _note(doc: Any) -> str | None:
@@ -154,7 +163,8 @@ def read_fhir_bundle(
             for name in medication_classes(_codings(concept), _concept_text(concept)):
                 builder.flag(name)
     names = [part for n in (patient.name or []) for part in [*(n.given or []), n.family or ""]]
-    notes = [scrub_text(t, names) for t in (_note(d) for d in by_type.get("DocumentReference", [])) if t]
+    known = patient_identifiers(patient)
+    notes = [scrub_note(t, known, names) for t in (_note(d) for d in by_type.get("DocumentReference", [])) if t]
     counts = {k: len(v) for k, v in sorted(by_type.items())}
     meta = {
         "fhir_version": "R4",

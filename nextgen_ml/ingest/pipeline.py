@@ -27,6 +27,7 @@ from nextgen_ml.ingest.deid import Pseudonymiser, resolve_key, sha256_files
 from nextgen_ml.ingest.errors import IngestError
 from nextgen_ml.ingest.failure import Failure, failure_from
 from nextgen_ml.ingest.manifest import IngestOptions, Manifest, PatientEntry, check_options
+from nextgen_ml.ingest.phi import scrub_text_columns
 from nextgen_ml.ingest.provenance import Converted
 from nextgen_ml.ingest.readers import READERS, Reader, ReadContext
 from nextgen_ml.ingest.report import REPORT_FILE, FileOutcome, IngestReport, PatientOutcome, QuarantineAbort
@@ -270,7 +271,7 @@ def ingest(
         bar = tqdm(total=len(manifest.patients), desc="ingest", unit="patient", disable=not progress)
         for chunk in _chunks(manifest.patients, opts.chunk_size):
             decoded = iter(decoder.map([(readers[src.format], src) for p in chunk for src in p.files]))
-            outcomes = [[next(decoded) for _ in p.files] for p in chunk]
+            outcomes = [[scrub_text_columns(next(decoded), [p.id]) for _ in p.files] for p in chunk]
             built = [_build_isolated(p, o, manifest, ctx, cohort, report) for p, o in zip(chunk, outcomes)]
             _write(writer, [r for r in built if r is not None], report)
             bar.update(len(chunk))

@@ -123,3 +123,19 @@ def test_paths_in_reports_are_relative_or_cut():
     assert display_uri("/data/export", "/elsewhere/p1.dcm") == "<outside>/p1.dcm"
     assert redact_paths("cannot read /data/export/ecg/p1.dcm", "/data/export") == "cannot read ecg/p1.dcm"
     assert redact_paths("unit mg/dL and mmol/L stay") == "unit mg/dL and mmol/L stay"
+
+
+def test_allow_listed_dicom_text_carrying_a_name_is_redacted():
+    import pydicom
+
+    from nextgen_ml.ingest.deid import Pseudonymiser
+    from nextgen_ml.ingest.dicom_common import dicom_metadata
+
+    from ..conftest import pydicom_file
+
+    ds = pydicom.dcmread(pydicom_file("CT_small.dcm"))
+    ds.PatientName, ds.OperatorsName = "Quixote^Dulcinea", ["Panza^Sancho"]
+    ds.SoftwareVersions, ds.BodyPartExamined = "exported by Dulcinea Q.", "Sancho's HEART"
+    meta = dicom_metadata(ds, Pseudonymiser(b"k" * 20))
+    assert meta["SoftwareVersions"] == meta["BodyPartExamined"] == "[REDACTED]"
+    assert meta["Manufacturer"] == "GE MEDICAL SYSTEMS"  # no name in it: kept
