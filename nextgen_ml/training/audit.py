@@ -17,7 +17,7 @@ from typing import Any
 
 from nextgen_ml.data.datamodule import CardioDataModule
 from nextgen_ml.governance.anchor import ANCHOR_FILE, Anchor, write_anchor
-from nextgen_ml.governance.audit import AuditChainError, AuditLog, dataset_identity
+from nextgen_ml.governance.audit import AuditLog, dataset_identity
 from nextgen_ml.governance.files import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -93,13 +93,14 @@ class RunAudit:
         Returns:
             The entry, or None when it had to be written to ``audit_pending.json`` instead.
         """
-        fields = self._fields()
-        fields["details"]["start_hash"] = self.start_hash
         privacy = {"epsilon": metrics.get("privacy/epsilon"), "delta": metrics.get("privacy/delta")}
+        fields: dict[str, Any] = {"details": {"run_id": str(self.out_dir.resolve()), "start_hash": self.start_hash}}
         try:
+            fields = self._fields()
+            fields["details"]["start_hash"] = self.start_hash
             entry = self.log.append(**fields, **privacy, phase="end")
-        except (AuditChainError, OSError) as err:
-            pending = {**fields, **privacy, "phase": "end", "config": None, "error": str(err)}
+        except Exception as err:  # noqa: BLE001 - a finished training run is never lost to its audit entry
+            pending = {**fields, **privacy, "phase": "end", "config": None, "error": f"{type(err).__name__}: {err}"}
             path = atomic_write_json(self.out_dir / PENDING_FILE, pending, mode=0o644)
             log.warning("could not append the end entry to the audit log (%s); wrote it to %s", err, path)
             return None

@@ -84,3 +84,12 @@ def test_consent_off_is_recorded_and_warned(dm, tmp_path: Path, caplog: pytest.L
     assert entry["details"]["consent"] == "off" and entry["purpose"] is None
     assert entry["counts"] == {"included": 2, "excluded": {}}
     assert "consent filter OFF" in caplog.text
+
+
+def test_any_failure_of_the_end_entry_keeps_the_run(dm, tmp_path: Path) -> None:
+    audit = start_run_audit(tmp_path / "audit.jsonl", "train", dm, {}, tmp_path / "run")
+    (Path(dm.data_dir) / "_metadata.json").unlink()  # the store's identity can no longer be read
+    assert audit.end({"privacy/epsilon": 3.0, "privacy/delta": 1e-5}) is None
+    pending = json.loads((tmp_path / "run" / PENDING_FILE).read_text())
+    assert pending["error"].startswith("FileNotFoundError") and pending["details"]["start_hash"] == audit.start_hash
+    assert (pending["epsilon"], pending["delta"]) == (3.0, 1e-5)
