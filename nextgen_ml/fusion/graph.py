@@ -27,7 +27,7 @@ class PatientMemory(nn.Module):
         dim: embedding width ``E``.
         temperature: initial similarity temperature (learned, as ``log_scale``).
 
-    Shapes: ``q (B, H, 1, Dh)``, ``k, v (B, H, K', Dh)``, ``key_mask (B, K')`` → ``(B, H, 1, Dh)``.
+    Shapes: ``q (B, H, 1, Dh)``, ``k, v (B, H, K', Dh)`` → ``(B, H, 1, Dh)``.
     """
 
     def __init__(self, size: int, dim: int, temperature: float = 0.1) -> None:
@@ -45,11 +45,11 @@ class PatientMemory(nn.Module):
         """The filled part of the bank, ``(K', E)`` with ``K' = min(count, size)``."""
         return self.bank[: int(self.count.clamp(max=self.bank.shape[0]))]
 
-    def attend(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor) -> Tensor:
+    def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         """Cosine-similarity attention with a learned scale over the given keys."""
         q = F.normalize(q, dim=-1) * self.log_scale.exp()
         k = F.normalize(k, dim=-1)
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask[:, None, None, :], scale=1.0)
+        return F.scaled_dot_product_attention(q, k, v, scale=1.0)
 
     @torch.no_grad()
     def write(self, nodes: Tensor) -> None:
@@ -130,13 +130,13 @@ class GraphFusion(nn.Module):
     def forward(self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor]) -> Tensor:
         h, present = self.nodes(features, mask)
         batch, device = h.shape[0], h.device
-        bank = self.memory.entries()  # (K', E), training patients only
-        neighbours = torch.cat([self.self_node(batch, device)[:, None], bank.expand(batch, -1, -1)], dim=1)
-        # neighbours: (B, 1 + K', E); the self node is always a valid key, so no row attends over an empty set
-        key_mask = present.new_ones(batch, neighbours.shape[1])  # (B, 1 + K')
-        msg = self.memory.attend(
-            self._heads(self.q(h)[:, None]), self._heads(self.k(neighbours)), self._heads(self.v(neighbours)), key_mask
-        )  # (B, H, 1, Dh)
+        bank = self.memory.entries().clone()  # (K', E), training patients only (a copy: write() runs in place)
+        node = self.self_node(batch, device)[:, None]  # (B, 1, E): always a valid key, no row attends to nothing
+        # the bank's keys and values are projected once and shared by every row (the bank is constant per forward)
+        keys = torch.cat([self.k(node), self.k(bank).expand(batch, -1, -1)], dim=1)  # (B, 1 + K', E)
+        values = torch.cat([self.v(node), self.v(bank).expand(batch, -1, -1)], dim=1)  # (B, 1 + K', E)
+        msg = self.memory.attend(self._heads(self.q(h)[:, None]), self._heads(keys), self._heads(values))
+        # msg: (B, H, 1, Dh)
         msg = msg.transpose(1, 2).reshape(batch, -1)  # (B, E)
         out = self.norm(h + self.o(msg))  # (B, E)
         out = out + self.ff(out)

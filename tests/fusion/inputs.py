@@ -21,6 +21,7 @@ CONFIGS: dict[str, tuple[str, dict]] = {
     "bottleneck": ("bottleneck", {"num_heads": 2}),
     "cross_attention": ("cross_attention", {"num_heads": 2}),
     "directional_attention": ("directional_attention", {"num_heads": 2}),
+    "directional_attention_pairwise": ("directional_attention", {"num_heads": 2, "pairwise": True}),
     "latent_attention": ("latent_attention", {"num_heads": 2, "num_latents": 3, "num_layers": 2}),
     "latent_attention_one": ("latent_attention", {"num_heads": 2, "num_latents": 1, "self_per_cross": 0}),
     "tensor": ("tensor", {"proj_dim": 3}),

@@ -269,15 +269,22 @@ def test_film_absent_conditioner_is_the_identity_modulation() -> None:
         create_fusion("film", in_dims=IN_DIMS, conditioner="text")
 
 
-def test_directional_attention_has_one_block_stack_per_ordered_pair() -> None:
-    fusion = build("directional_attention")
-    assert len(fusion.pairs) == 3 * 2
+@pytest.mark.parametrize(("config", "stacks"), [("directional_attention", 3), ("directional_attention_pairwise", 6)])
+def test_directional_attention_stacks_and_sources(config: str, stacks: int) -> None:
+    fusion = build(config).eval()
+    assert len(fusion.stacks) == stacks  # one per target, or one per ordered pair (MulT)
     feats, mask = make_inputs(fusion)
     out = fusion(feats, mask)
-    # changing the image tokens changes the rows where image is present, through the ecg <- image pair too
+    # changing the image tokens changes every row where image is present, and no other row
     changed = fusion(dict(feats, image=feats["image"] * 2.0), mask)
     assert not torch.allclose(changed[mask["image"]], out[mask["image"]])
     torch.testing.assert_close(changed[~mask["image"]], out[~mask["image"]], rtol=0, atol=0)
+    # a target with no other modality present keeps its own tokens: the row holding only ecg is the pooled ecg
+    row = 3  # pattern (True, False, False)
+    ecg = fusion.pool_norm(fusion.proj["ecg"](feats["ecg"][row]).mean(0))
+    parts = [ecg, fusion.missing["image"](1, ecg.device)[0], fusion.missing["tabular"](1, ecg.device)[0]]
+    expected = fusion.out(torch.cat([*parts, torch.tensor([1.0, 0.0, 0.0])]))
+    torch.testing.assert_close(out[row], expected)
 
 
 def test_latent_attention_reads_every_modality() -> None:
