@@ -30,7 +30,7 @@ import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import nextgen_ml
 from nextgen_ml.data.store import METADATA_FILE
@@ -98,8 +98,11 @@ def code_version() -> dict[str, str | None]:
     return {"nextgen_ml": nextgen_ml.__version__, "git_commit": commit}
 
 
-def dataset_identity(store_path: str | os.PathLike) -> dict[str, Any]:
-    """Identity of a store: path, record schema version and sha256 of its ``_metadata.json``."""
+def dataset_identity(store_path: str | os.PathLike | list[Any]) -> dict[str, Any]:
+    """Identity of a store: path, record schema version and sha256 of its ``_metadata.json`` (a list of stores
+    read as one dataset: ``{"stores": [identity, ...]}``)."""
+    if isinstance(store_path, (list, tuple)):
+        return {"stores": [dataset_identity(p) for p in store_path]}
     path = Path(store_path)
     raw = (path / METADATA_FILE).read_bytes()
     return {
@@ -125,6 +128,15 @@ def _tail(handle: Any, n: int = 2) -> tuple[list[bytes], bool]:
     if pos > 0:
         lines = lines[1:]  # the first piece may be a partial line
     return lines[-n:], complete
+
+
+def _loads(raw: bytes) -> dict[str, Any] | None:
+    """A parsed entry, or None when ``raw`` is not a JSON object with a ``hash``."""
+    try:
+        entry = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return entry if isinstance(entry, dict) and "hash" in entry else None
 
 
 def _count_lines(path: Path) -> int:
@@ -238,26 +250,30 @@ class AuditLog:
         lines, complete = _tail(handle)
         if not lines and complete:
             return None
+
+        def fail(message: str, back: int = 0, error: type[AuditChainError] = AuditChainError) -> NoReturn:
+            # line numbers are counted only when something is wrong (appends stay O(1) in the log's size)
+            raise error(self.path, _count_lines(self.path) + (0 if complete else 1) - back, message)
+
         if not complete:
-            line = _count_lines(self.path) + 1
-            raise AuditTornError(
-                self.path,
-                line,
+            fail(
                 f"the last line is incomplete ({len(lines[-1])} bytes without a newline: an interrupted write); "
                 f"nothing can be appended until `nextgen-ml audit repair {self.path}` moves it aside",
+                error=AuditTornError,
             )
-        line = _count_lines(self.path)
-        last = self._parse(line, lines[-1])
+        last = _loads(lines[-1])
+        if last is None:
+            fail("the last line is not a valid entry; refusing to extend")
         if last.get("hash") != entry_hash(last):
-            raise AuditChainError(
-                self.path, line, "the last entry does not match its hash (edited); refusing to extend"
-            )
+            fail("the last entry does not match its hash (edited); refusing to extend")
         if self.key is not None and last.get("mac") != entry_mac(self.key, last["hash"]):
-            raise AuditChainError(self.path, line, "the last entry's mac does not verify with the audit key (forged)")
-        prev = self._parse(line - 1, lines[0]) if len(lines) == 2 else None
-        prev_hash, prev_seq = (GENESIS, -1) if prev is None else (prev.get("hash"), prev.get("seq"))
-        if last.get("prev_hash") != prev_hash or not isinstance(prev_seq, int) or last.get("seq") != prev_seq + 1:
-            raise AuditChainError(self.path, line, "the last entry does not link to the one before it; refusing")
+            fail("the last entry's mac does not verify with the audit key (forged)")
+        prev = _loads(lines[0]) if len(lines) == 2 else {"hash": GENESIS, "seq": -1}
+        if prev is None:
+            fail("the line before the last is not a valid entry; refusing to extend", back=1)
+        seq = prev.get("seq")
+        if last.get("prev_hash") != prev.get("hash") or not isinstance(seq, int) or last.get("seq") != seq + 1:
+            fail("the last entry does not link to the one before it; refusing")
         return Anchor(seq=int(last["seq"]), hash=str(last["hash"]))
 
     def repair_torn(self) -> Path | None:

@@ -142,7 +142,7 @@ def test_append_refuses_to_extend_an_edited_or_unlinked_tail(tmp_path: Path) -> 
     with pytest.raises(AuditChainError, match="line 4.*does not link"):
         log.append("train", "alice")
     log.path.write_text("".join(lines[:2]) + "garbage\n")
-    with pytest.raises(AuditChainError, match="line 3.*not valid JSON"):
+    with pytest.raises(AuditChainError, match="line 3.*not a valid entry"):
         log.append("train", "alice")
     assert len(log.path.read_text().splitlines()) == 3  # nothing was appended
 
