@@ -102,6 +102,10 @@ def read_heart_sound_wav(
         if fs != target:
             from fractions import Fraction
 
+            ratio = max(target / fs, fs / target)
+            if ratio > options.ecg_max_resample_ratio:
+                raise IngestError(path, "fs_hz", f"resampling {fs} → {target} Hz is a factor {ratio:.3g} > max ratio")
+
             frac = Fraction(target / fs).limit_denominator(1000)
             audio = np.clip(sps.resample_poly(audio, frac.numerator, frac.denominator, axis=-1), -1.0, 1.0)
         channels.extend(audio)

@@ -53,7 +53,8 @@ class IngestOptions:
         ecg_min_fs_hz: lowest accepted ECG sampling rate (from the header, before decoding).
         ecg_max_fs_hz: highest accepted ECG sampling rate.
         ecg_max_seconds: longest accepted ECG (header samples / rate).
-        ecg_max_resample_ratio: largest accepted up- or down-sampling factor to ``ecg_fs_hz``.
+        ecg_max_resample_ratio: largest accepted up- or down-sampling factor to ``ecg_fs_hz`` (and of heart sounds
+            to ``heart_sound_fs_hz``).
         ecg_max_clipped_fraction: ECGs with more samples outside the stored int16 µV range are quarantined
             (typically samples in µV declared as V or mV).
         ecg_min_peak_uv: ECGs whose largest absolute sample is below this are quarantined (flat, or samples in

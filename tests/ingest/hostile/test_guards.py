@@ -139,3 +139,14 @@ def test_allow_listed_dicom_text_carrying_a_name_is_redacted():
     meta = dicom_metadata(ds, Pseudonymiser(b"k" * 20))
     assert meta["SoftwareVersions"] == meta["BodyPartExamined"] == "[REDACTED]"
     assert meta["Manufacturer"] == "GE MEDICAL SYSTEMS"  # no name in it: kept
+
+
+def test_heart_sound_resampling_factor_is_bounded(tmp_path):
+    import soundfile as sf
+
+    from nextgen_ml.ingest.heart_sound_wav import read_heart_sound_wav
+
+    path = tmp_path / "slow_AV.wav"
+    sf.write(path, np.zeros(100), 10)  # a 10 Hz "heart sound"
+    with pytest.raises(IngestError, match="fs_hz: resampling 10.0 → 4000.0 Hz is a factor 400"):
+        read_heart_sound_wav(path, IngestOptions(heart_sound_fs_hz=4000))
