@@ -58,7 +58,7 @@ def load_panel(manifest: Manifest) -> VariantPanel | None:
 class _Cohort:
     """Cohort-level sources read once: CSV rows and VCF dosages, looked up per patient."""
 
-    def __init__(self, manifest: Manifest, panel: VariantPanel | None) -> None:
+    def __init__(self, manifest: Manifest, panel: VariantPanel | None, decoder: Any = None) -> None:
         from nextgen_ml.ingest.csv_clinical import read_clinical_csv
 
         self.csv: list[tuple[str, dict[str, Converted], dict[str, IngestError] | IngestError]] = []
@@ -75,7 +75,13 @@ class _Cohort:
 
             for path, uri in zip(manifest.vcfs, manifest.vcf_uris):
                 try:
-                    self.vcf.append((uri, read_vcf_dosages(path, panel, samples), sha256_files([path])))
+                    if decoder is None:
+                        dosages = read_vcf_dosages(path, panel, samples)
+                    else:
+                        dosages = decoder.call(read_vcf_dosages, path, panel, samples)
+                    if isinstance(dosages, Failure):  # the worker reading it failed or died
+                        raise IngestError(path, dosages.field, dosages.reason)
+                    self.vcf.append((uri, dosages, sha256_files([path])))
                 except Exception as err:  # noqa: BLE001 - reported for every patient, never fatal
                     self.vcf.append((uri, _as_ingest_error(err, path, manifest.base), ""))
 
@@ -265,7 +271,7 @@ def ingest(
     tmp = _prepare_out(out)
     decoder = make_decoder(ctx, manifest.base)
     try:
-        cohort = _Cohort(manifest, panel)
+        cohort = _Cohort(manifest, panel, decoder if opts.workers > 0 else None)  # with workers: VCFs there too
         meta = {"ingest": {"manifest_sha256": manifest.sha256, "options": asdict(opts)}}
         writer = StoreWriter(tmp, panel=panel, format=opts.store_format, extra_metadata=meta)
         bar = tqdm(total=len(manifest.patients), desc="ingest", unit="patient", disable=not progress)

@@ -62,6 +62,10 @@ class InlineDecoder:
         """Decode every ``(reader, source)``; one outcome per task, in order."""
         return [decode_file(reader, src, self.ctx, self.base) for reader, src in tasks]
 
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` in the main process, or a :class:`Failure` for any exception."""
+        return call_isolated(fn, *args, base=self.base)
+
     def close(self) -> None:
         """Nothing to release."""
 
@@ -91,6 +95,11 @@ class PoolDecoder:
             for reader, src in tasks
         ]
         return [self._outcome(future) for future in futures]
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` in a worker (cohort files: no per-file timeout), or a :class:`Failure`."""
+        future = self.pool.schedule(call_isolated, args=(fn, *args), kwargs={"base": self.base})
+        return self._outcome(future)
 
     def _outcome(self, future: Any) -> Outcome:
         from pebble import ProcessExpired

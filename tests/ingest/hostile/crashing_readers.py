@@ -37,3 +37,8 @@ def misbehaving_wfdb(src: SourceFile, ctx: ReadContext) -> list[Converted]:
     if "keyerror" in name:
         raise KeyError("R4.SpaceshipType")
     return READERS["wfdb"](src, ctx)
+
+
+def segfaulting_vcf(*args: object) -> None:
+    """Stands in for ``read_vcf_dosages``: htslib crashing on a corrupt cohort VCF."""
+    ctypes.string_at(0)

@@ -56,3 +56,26 @@ def test_in_process_decoding_isolates_exceptions_too(tmp_path):
     assert files["ok_a"][0] == files["ok_b"][0] == "ingested"
     assert files["recurse_me"][1:] == ("<file>", "RecursionError: input nested too deeply to process")
     assert files["keyerror_me"][1:] == ("<file>", "KeyError: 'R4.SpaceshipType'")
+
+
+def test_cohort_vcf_crash_in_a_worker_costs_only_the_genotypes(tmp_path, monkeypatch):
+    import nextgen_ml.ingest.vcf as vcf
+
+    from ..conftest import write_panel, write_vcf
+    from .crashing_readers import segfaulting_vcf
+
+    export = tmp_path / "export"
+    write_vcf(export)
+    write_panel(export)
+    for k in range(2):
+        write_wfdb(export / "wfdb", f"ok_{k}", einthoven_ecg(500, seed=k), LIMB_AND_CHEST)
+    text = (
+        "site: s\noptions: {workers: 2}\npanel: panel.json\ngenotypes: [{path: cohort.vcf.gz}]\npatients:\n"
+        "  - {id: P0, vcf_sample: S1, files: [wfdb/ok_0.hea]}\n  - {id: P1, vcf_sample: S2, files: [wfdb/ok_1.hea]}\n"
+    )
+    monkeypatch.setattr(vcf, "read_vcf_dosages", segfaulting_vcf)
+    report = ingest(parse_manifest(text, export, export / "m.yaml"), tmp_path / "store", key=TEST_KEY, progress=False)
+    assert report.counts()["records_written"] == 2
+    genotypes = [f for f in report.files if f.format == "vcf"]
+    assert len(genotypes) == 2 and all(f.status == "quarantined" for f in genotypes)
+    assert all("decoder process died (signal SIGSEGV)" in f.reason for f in genotypes)
