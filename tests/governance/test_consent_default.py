@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
 from nextgen_ml.governance.consent_filter import filter_store
@@ -72,3 +74,38 @@ def test_strict_filter_excludes_restricted_records(store_factory) -> None:
     assert report.excluded == {"PS (DUO:0000027)": 1}
     _, lenient = filter_store(path, ResearchPurpose("alice"), columns=["patient_id"])
     assert lenient.included == 3
+
+
+_SCOPES = {
+    US: ("users", "requester"),
+    GS: ("regions", "region"),
+    IS: ("institutions", "institution"),
+    PS: ("projects", "project"),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    codes=st.lists(st.sampled_from([US, GS, IS, PS, TS]), min_size=1, max_size=5, unique=True),
+    scoped=st.dictionaries(
+        st.sampled_from(["users", "regions", "institutions", "projects"]),
+        st.lists(st.sampled_from(["a", "b"]), min_size=1, max_size=2),
+        max_size=4,
+    ),
+    expires=st.sampled_from([None, "2000-01-01", "2999-01-01"]),
+    stated=st.fixed_dictionaries({k: st.sampled_from([None, "a", "b"]) for k in ("region", "institution", "project")}),
+    requester=st.sampled_from(["a", "b"]),
+)
+def test_a_strict_purpose_is_only_let_through_restrictions_it_positively_matches(
+    codes, scoped, expires, stated, requester
+) -> None:
+    parameters = {k: tuple(v) for k, v in scoped.items()} | ({"expires": (expires,)} if expires else {})
+    consent = ConsentCodes((GRU, *codes), parameters=parameters)
+    purpose = ResearchPurpose(requester, strict=True, **stated)
+    allowed = permits(consent, purpose).allowed
+    matched = all(
+        (key in parameters and getattr(purpose, attr) in parameters[key])
+        for code, (key, attr) in _SCOPES.items()
+        if code in codes
+    ) and (TS not in codes or expires == "2999-01-01")
+    assert allowed == matched
