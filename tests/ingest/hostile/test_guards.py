@@ -150,3 +150,27 @@ def test_heart_sound_resampling_factor_is_bounded(tmp_path):
     sf.write(path, np.zeros(100), 10)  # a 10 Hz "heart sound"
     with pytest.raises(IngestError, match="fs_hz: resampling 10.0 → 4000.0 Hz is a factor 400"):
         read_heart_sound_wav(path, IngestOptions(heart_sound_fs_hz=4000))
+
+
+def test_impossible_call_is_a_report_warning_and_the_patient_keeps_its_genotype(tmp_path):
+    from nextgen_ml.data.store import RecordStore
+    from nextgen_ml.ingest.manifest import parse_manifest
+    from nextgen_ml.ingest.pipeline import ingest
+
+    from ..conftest import TEST_KEY, fhir_fixture, write_panel
+
+    export = tmp_path / "export"
+    write_vcf(export, VCF_TEXT.replace("0/1:0.9\t1/1:1.8", "0/1:3.5\t1/1:1.8"))
+    write_panel(export)
+    (export / "p.json").write_text(fhir_fixture().read_text())
+    text = (
+        "site: s\npanel: panel.json\ngenotypes: [{path: cohort.vcf.gz}]\n"
+        "patients: [{id: P0, vcf_sample: S1, files: [p.json]}, {id: P1, vcf_sample: S2, files: [p.json]}]\n"
+    )
+    report = ingest(parse_manifest(text, export, export / "m.yaml"), tmp_path / "store", key=TEST_KEY, progress=False)
+    assert report.counts()["records_written"] == 2 and report.counts()["files_quarantined"] == 0
+    assert [(w.path, w.field) for w in report.warnings] == [("cohort.vcf.gz", "genotype")]
+    assert "rs5: dosage 3.5 outside [0, 2]" in report.warnings[0].reason
+    rows = [RecordStore(tmp_path / "store").row(i) for i in range(2)]
+    dosages = sorted((r["genotype"]["dosages"] for r in rows), key=lambda d: d[4] == d[4])
+    assert dosages[0][4] != dosages[0][4] and dosages[0][0] == 0.0  # S1: rs5 missing, rs1 kept
