@@ -18,6 +18,15 @@ from typing import Any, TypeVar
 
 from torch import nn
 
+
+def encoder_prefixes() -> tuple[str, ...]:
+    """``<modality>_`` for every registered modality (plugins included), longest first."""
+    from nextgen_ml.modalities import modality_names
+
+    return tuple(sorted((f"{m}_" for m in modality_names()), key=len, reverse=True))
+
+
+#: the built-in modalities' encoder name prefixes (``encoder_prefixes()`` includes plugins)
 ENCODER_PREFIXES: tuple[str, ...] = ("ecg_", "image_", "genomics_", "tabular_", "text_", "heart_sound_", "wearable_")
 
 F = TypeVar("F", bound=Callable[..., nn.Module])
@@ -26,9 +35,14 @@ F = TypeVar("F", bound=Callable[..., nn.Module])
 class Registry:
     """Name → builder mapping with helpful errors."""
 
-    def __init__(self, kind: str, prefixes: tuple[str, ...] = ()) -> None:
-        self.kind, self.prefixes = kind, prefixes
+    def __init__(self, kind: str, prefixes: Callable[[], tuple[str, ...]] | None = None) -> None:
+        self.kind, self._prefixes = kind, prefixes
         self._builders: dict[str, Callable[..., nn.Module]] = {}
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        """Name prefixes a builder must start with (encoders: one per registered modality)."""
+        return () if self._prefixes is None else self._prefixes()
 
     def register(self, fn: F) -> F:
         name = fn.__name__
@@ -38,6 +52,10 @@ class Registry:
             raise ValueError(f"{self.kind} {name!r} is already registered")
         self._builders[name] = fn
         return fn
+
+    def unregister(self, name: str) -> None:
+        """Remove a builder (plugins loaded by tests clean up with this)."""
+        self._builders.pop(name, None)
 
     def create(self, name: str, **kwargs: Any) -> nn.Module:
         if name not in self._builders:
@@ -60,7 +78,7 @@ class Registry:
         return name in self._builders
 
 
-ENCODERS = Registry("encoder", ENCODER_PREFIXES)
+ENCODERS = Registry("encoder", encoder_prefixes)
 FUSIONS = Registry("fusion")
 
 
@@ -94,9 +112,10 @@ def encoder_accepts(name: str) -> set[str] | None:
 
 def encoder_modality(name: str) -> str:
     """The modality an encoder name is registered under, from its prefix (``"heart_sound_cnn1d"`` → heart_sound)."""
-    prefix = next((p for p in ENCODER_PREFIXES if name.startswith(p)), None)
+    prefixes = encoder_prefixes()
+    prefix = next((p for p in prefixes if name.startswith(p)), None)
     if prefix is None:
-        raise ValueError(f"encoder {name!r}: its name starts with no modality prefix of {list(ENCODER_PREFIXES)}")
+        raise ValueError(f"encoder {name!r}: its name starts with no modality prefix of {list(prefixes)}")
     return prefix[:-1]
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from omegaconf import OmegaConf
 
-from nextgen_ml.data.schema import MODALITIES
+from nextgen_ml.modalities import modality_names
 
 CV_KINDS: tuple[str, ...] = ("kfold", "site")
 
@@ -38,9 +38,9 @@ class Setting:
     modality_dropout: float = 0.0
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.modalities) - set(MODALITIES))
+        unknown = sorted(set(self.modalities) - set(modality_names()))
         if unknown or not self.modalities:
-            raise ValueError(f"settings[{self.name!r}].modalities: need a non-empty subset of {list(MODALITIES)}, "
+            raise ValueError(f"settings[{self.name!r}].modalities: need a non-empty subset of {modality_names()}, "
                              f"got {self.modalities}")
         if not 0.0 <= self.modality_dropout < 1.0:
             raise ValueError(f"settings[{self.name!r}].modality_dropout must be in [0, 1), got {self.modality_dropout}")

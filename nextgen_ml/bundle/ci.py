@@ -42,11 +42,11 @@ def _cindex(y: np.ndarray, p: np.ndarray) -> float:
 #: task class name → (metric name as logged, metric(y, p)) — ``y`` is the task's target array (``(N, 2)`` time and
 #: event for survival), ``p`` the task's ``predict`` output.
 TASK_METRICS: dict[str, tuple[str, Callable[[np.ndarray, np.ndarray], float]]] = {
-    "BinaryTask": ("auroc", _auroc),
-    "MulticlassTask": ("auroc", _macro_auroc_multiclass),
-    "MultilabelTask": ("auroc", _macro_auroc_multilabel),
-    "RegressionTask": ("mae", _mae),
-    "SurvivalTask": ("cindex", _cindex),
+    "binary": ("auroc", _auroc),
+    "multiclass": ("auroc", _macro_auroc_multiclass),
+    "multilabel": ("auroc", _macro_auroc_multilabel),
+    "regression": ("mae", _mae),
+    "survival": ("cindex", _cindex),
 }
 
 
@@ -99,20 +99,18 @@ def bootstrap_ci(
 
 def task_arrays(task: Any, targets: dict[str, np.ndarray], preds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(y, p)`` of the rows with a label, in the layout :data:`TASK_METRICS` expects."""
-    name = type(task).__name__
-    if name == "SurvivalTask":
-        y = np.stack([targets[task.time], targets[task.event]], axis=1)  # (N, 2)
-        keep = ~np.isnan(y).any(axis=1)
+    y = targets[task.target]  # survival: (N, 2) time, event
+    if task.kind == "multiclass":
+        keep = y >= 0
     else:
-        y = targets[task.target]
-        keep = y >= 0 if name == "MulticlassTask" else ~np.isnan(y).reshape(len(y), -1).any(axis=1)
+        keep = ~np.isnan(y).reshape(len(y), -1).any(axis=1)
     return y[keep], np.asarray(preds)[keep]
 
 
 def task_ci(task: Any, targets: dict[str, np.ndarray], preds: np.ndarray, n_boot: int = 1000,
             seed: int = 0) -> tuple[str, dict[str, Any]]:
     """``("test/<metric>", ci)`` of the task's main metric on test predictions."""
-    name = type(task).__name__
+    name = task.kind
     if name not in TASK_METRICS:
         raise ValueError(f"task: no bootstrap metric for {name}; known {sorted(TASK_METRICS)}")
     metric_name, fn = TASK_METRICS[name]

@@ -101,6 +101,15 @@ def _checkpoint_predictions(net: torch.nn.Module, task: Any, config: dict[str, A
     return frame, targets, view
 
 
+def label_columns(targets: dict[str, np.ndarray], task: Any) -> dict[str, np.ndarray]:
+    """``label_<name>`` columns of the scalar targets, and the survival task's ``label_<name>_time``/``_event``."""
+    out = {f"label_{name}": y for name, y in targets.items() if y.ndim == 1}
+    if task.kind == "survival":
+        y = targets[task.target]  # (N, 2)
+        out[f"label_{task.target}_time"], out[f"label_{task.target}_event"] = y[:, 0], y[:, 1]
+    return out
+
+
 def _write_reference(out_dir: Path, frame: pd.DataFrame, view: Any, n: int) -> None:
     """The first ``n`` test records and the checkpoint's predictions for them: a self-check of the bundle."""
     ref = view.take(list(range(min(n, len(view)))))
@@ -171,7 +180,7 @@ def export_bundle(
         "trained_with_version": info.get("version"),
         "schema_version": SCHEMA_VERSION,
         "modalities": preprocessing["modalities"],
-        "task": {"kind": type(task).__name__, "target": getattr(task, "target", None)},
+        "task": {"kind": task.kind, "target": getattr(task, "target", None)},
         "outputs": prediction_columns(task),
         "parameters": int(sum(p.numel() for p in net.parameters())),
         "weights_sha256": sha256_file(out_dir / WEIGHTS),
@@ -192,7 +201,7 @@ def export_bundle(
         preds = frame[prediction_columns(task)].to_numpy()
         key, ci = task_ci(task, targets, preds[:, 0] if preds.shape[1] == 1 else preds, n_boot=n_boot)
         intervals[key] = ci
-        labelled = frame.assign(**{f"label_{t}": targets[t] for t in ("mace", "lvef", "event_time", "event")})
+        labelled = frame.assign(**label_columns(targets, task))
         labelled.to_csv(out_dir / TEST_PREDICTIONS, index=False)
         _write_reference(out_dir, frame, view, n_reference)
         diff = load_pretrained(out_dir).verify()

@@ -15,36 +15,37 @@ from torch.utils.data import DataLoader
 
 from nextgen_ml.data.dataset import Collate, MultimodalDataset
 from nextgen_ml.data.dictionary import DataDictionary
-from nextgen_ml.data.schema import MODALITIES, MODALITY_COLUMN, SCHEMA_VERSION
-from nextgen_ml.data.sensor_transforms import HeartSoundTransform, WearableTransform
+from nextgen_ml.data.schema import MODALITIES, SCHEMA_VERSION
 from nextgen_ml.data.splits import kfold_splits, predefined_split, site_held_out_split, stratified_group_split
 from nextgen_ml.data.store import METADATA_FILE, RecordStore
 from nextgen_ml.data.store_fs import is_uri
 from nextgen_ml.data.targets import strata
-from nextgen_ml.data.transforms import (
-    EcgTransform,
-    GenomicsTransform,
-    ImageTransform,
-    ModalityTransform,
-    TabularTransform,
-    TextTransform,
-)
+from nextgen_ml.data.transforms import ModalityTransform
+from nextgen_ml.modalities import modality_names, modality_spec
 
 log = logging.getLogger(__name__)
 
 #: split strategies of ``CardioDataModule(split=...)``
 SPLITS: tuple[str, ...] = ("stratified", "kfold", "site", "predefined")
 
-#: modality → transform class; transform kwargs come from ``CardioDataModule(transforms={modality: {...}})``.
-TRANSFORMS: dict[str, type[ModalityTransform]] = {
-    "ecg": EcgTransform,
-    "genomics": GenomicsTransform,
-    "heart_sound": HeartSoundTransform,
-    "image": ImageTransform,
-    "tabular": TabularTransform,
-    "text": TextTransform,
-    "wearable": WearableTransform,
-}
+
+
+class _Transforms:
+    """``TRANSFORMS[modality]``: the transform class each modality's spec declares (plugins included)."""
+
+    def __getitem__(self, modality: str) -> type[ModalityTransform]:
+        return modality_spec(modality).transform_class
+
+    def __contains__(self, modality: str) -> bool:
+        return modality in modality_names()
+
+    def __iter__(self):
+        return iter(modality_names())
+
+
+#: modality → transform class, read from the modality registry; transform kwargs come from
+#: ``CardioDataModule(transforms={modality: {...}})``.
+TRANSFORMS = _Transforms()
 
 
 class CardioDataModule(pl.LightningDataModule):
@@ -108,9 +109,10 @@ class CardioDataModule(pl.LightningDataModule):
         fold: int = 0,
     ) -> None:
         super().__init__()
-        unknown = sorted(set(modalities) - set(MODALITIES))
+        unknown = sorted(set(modalities) - set(modality_names()))
         if unknown:
-            raise ValueError(f"modalities: unknown {unknown}; choose from {list(MODALITIES)}")
+            raise ValueError(f"modalities: unknown {unknown}; choose from {modality_names()} (a plugin file "
+                             "registers more: plugins=[path/to/modality.py])")
         if not modalities:
             raise ValueError("modalities: at least one modality is needed")
         if split not in SPLITS:
@@ -118,7 +120,7 @@ class CardioDataModule(pl.LightningDataModule):
         if folds < 2 or not 0 <= fold < folds:
             raise ValueError(f"folds/fold: need folds >= 2 and 0 <= fold < folds, got folds={folds}, fold={fold}")
         self.folds, self.fold = folds, fold
-        bad_tf = sorted(set(transforms or {}) - set(MODALITIES))
+        bad_tf = sorted(set(transforms or {}) - set(modality_names()))
         if bad_tf:
             raise ValueError(f"transforms: unknown modalities {bad_tf}")
         if isinstance(data_dir, (str, Path)):
@@ -207,7 +209,7 @@ class CardioDataModule(pl.LightningDataModule):
 
     def open_store(self) -> RecordStore:
         """The store view this run may use: requested columns, sites and (with a purpose) consented records."""
-        columns = ["patient_id", "site", "split", "labels"] + [MODALITY_COLUMN[m] for m in self.modalities]
+        columns = ["patient_id", "site", "split", "labels"] + [modality_spec(m).column for m in self.modalities]
         if self.purpose is None:
             return RecordStore(self.data_dir, columns=columns, sites=self.sites)
         from nextgen_ml.governance.consent_filter import filter_store
@@ -222,7 +224,7 @@ class CardioDataModule(pl.LightningDataModule):
             return
         self.prepare_data()
         self.store = store = self.open_store()
-        predates = [m for m in self.modalities if MODALITY_COLUMN[m] in getattr(store, "missing_columns", ())]
+        predates = [m for m in self.modalities if modality_spec(m).column in getattr(store, "missing_columns", ())]
         if predates:
             self.store = None
             raise ValueError(
@@ -240,15 +242,9 @@ class CardioDataModule(pl.LightningDataModule):
             self.split_indices = self._make_splits(store)
         train_view = store.subset(self._fit_sample(self.split_indices["train"]))
         for m in self.modalities:
-            cls = TRANSFORMS[m]
-            kwargs = dict(self.transform_kwargs[m])
-            if m == "genomics":
-                if store.panel is None:
-                    raise ValueError(f"data_dir: store {self.data_dir} has no variant panel in {METADATA_FILE}")
-                kwargs.setdefault("panel", store.panel)
-            if m == "tabular":
-                kwargs.setdefault("dictionary", store.dictionary)
-            transform = cls(**kwargs)
+            spec = modality_spec(m)
+            cls = spec.transform_class
+            transform = spec.make_transform(store, **self.transform_kwargs[m])  # context: panel, dictionary
             if m in restored.get("transforms", {}):
                 transform.load_state_dict(restored["transforms"][m])
             else:
@@ -274,9 +270,10 @@ class CardioDataModule(pl.LightningDataModule):
         label = store.dictionary.label(self.stratify_on)
         # only the stratification label is converted to Python (not every record's whole labels struct)
         labels = strata(label, pc.struct_field(store.column("labels"), [self.stratify_on]).to_pylist())
-        # records of two stores may reuse a patient id: a patient is a (site, id) pair
         sites = store.column("site").to_pylist()
-        groups = [f"{s}/{p}" for s, p in zip(sites, store.column("patient_id").to_pylist(), strict=True)]
+        groups = store.column("patient_id").to_pylist()
+        if isinstance(self.data_dir, list):  # records of two stores may reuse a patient id: a patient is (site, id)
+            groups = [f"{s}/{p}" for s, p in zip(sites, groups, strict=True)]
         if self.split == "site":
             return site_held_out_split(sites, self.test_sites, labels, groups, self.val_frac, self.seed)
         if self.split == "kfold":

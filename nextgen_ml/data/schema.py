@@ -20,6 +20,13 @@ import pyarrow as pa
 from nextgen_ml.data.catalogue import DIAGNOSIS_CLASSES, FINDING_CLASSES, SYNTHETIC_DICTIONARY
 from nextgen_ml.data.dictionary import DataDictionary, Variable
 
+
+def _builtin_specs() -> dict:
+    from nextgen_ml.modalities import builtin_modalities, modality_spec
+
+    return {name: modality_spec(name) for name in builtin_modalities()}
+
+
 __all__ = ["DIAGNOSIS_CLASSES", "FINDING_CLASSES", "SYNTHETIC_DICTIONARY", "record_schema", "RECORD_SCHEMA"]
 
 #: 2.0.0: ``tabular`` and ``labels`` are declared by the store's data dictionary (survival labels are structs).
@@ -28,19 +35,10 @@ SCHEMA_VERSION = "2.0.0"
 #: Standard 12-lead order used everywhere in the record and the models.
 ECG_LEADS: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 
-#: Modalities a record can hold, in the canonical (sorted) order fusion iterates over.
-MODALITIES: tuple[str, ...] = ("ecg", "genomics", "heart_sound", "image", "tabular", "text", "wearable")
-
-#: Record column holding each modality's payload.
-MODALITY_COLUMN: dict[str, str] = {
-    "ecg": "ecg",
-    "genomics": "genotype",
-    "heart_sound": "heart_sound",
-    "image": "image",
-    "tabular": "tabular",
-    "text": "text",
-    "wearable": "wearable",
-}
+#: The built-in modalities, in the canonical (sorted) order fusion iterates over, and the record column of each;
+#: both come from the modality registry (:mod:`nextgen_ml.modalities`, where plugins add more).
+MODALITIES: tuple[str, ...] = tuple(_builtin_specs())
+MODALITY_COLUMN: dict[str, str] = {name: spec.column for name, spec in _builtin_specs().items()}
 
 #: Auscultation sites (PhysioNet/CirCor 2022 codes): aortic, pulmonic, tricuspid, mitral; "Phc" = other/unknown.
 AUSCULTATION_SITES: tuple[str, ...] = ("AV", "PV", "TV", "MV", "Phc")
@@ -76,86 +74,34 @@ def _provenance_type() -> pa.DataType:
     )
 
 
+#: Schema position of the built-in modality columns (plugins follow them, in registration order).
+_COLUMN_ORDER: tuple[str, ...] = ("tabular", "ecg", "image", "genotype", "text", "heart_sound", "wearable")
+
+
 def record_schema(dictionary: DataDictionary = SYNTHETIC_DICTIONARY) -> pa.Schema:
     """The Arrow schema of the record (version :data:`SCHEMA_VERSION`) for a dataset's data dictionary.
 
-    ``tabular`` has one field per declared variable and ``labels`` one per declared label; every other column is
-    fixed by the package (modalities, consent, provenance).
+    ``tabular`` has one field per declared variable and ``labels`` one per declared label; every modality column
+    comes from its :class:`~nextgen_ml.modalities.ModalitySpec` (plugins included); identity, consent and
+    provenance are fixed by the package.
     """
-    ecg = pa.struct(
-        [
-            pa.field("signal", pa.binary(), nullable=False),  # int16 µV, (n_leads, n_samples)
-            pa.field("leads", pa.list_(pa.string()), nullable=False),
-            pa.field("fs_hz", pa.float32(), nullable=False),
-            pa.field("n_samples", pa.int32(), nullable=False),
-            pa.field("units", pa.string(), nullable=False),  # UCUM, "uV"
-        ]
-    )
-    image = pa.struct(
-        [
-            pa.field("pixels", pa.binary(), nullable=False),
-            pa.field("shape", pa.list_(pa.int32()), nullable=False),  # (frames, [D,] H, W)
-            pa.field("dtype", pa.string(), nullable=False),
-            pa.field("spacing_mm", pa.list_(pa.float32()), nullable=False),  # ([D,] H, W) spacing
-            pa.field("modality", pa.string(), nullable=False),  # DICOM modality: MR, CT, US
-            pa.field("view", pa.string()),  # e.g. "SAX" short-axis
-            pa.field("frame_time_ms", pa.float32()),  # time between cine frames
-            pa.field("frame_labels", pa.list_(pa.string())),  # e.g. ["ED", "ES"]
-        ]
-    )
-    genotype = pa.struct(
-        [
-            pa.field("dosages", pa.list_(pa.float32()), nullable=False),  # alt-allele dosage per panel variant
-            pa.field("prs", pa.float32()),  # polygenic risk score (standardised)
-        ]
-    )
-    tabular = dictionary.tabular_type()
-    heart_sound = pa.struct(
-        [
-            pa.field("signal", pa.binary(), nullable=False),  # int16 PCM, (n_sites, n_samples)
-            pa.field("sites", pa.list_(pa.string()), nullable=False),  # auscultation site per row
-            pa.field("fs_hz", pa.float32(), nullable=False),
-            pa.field("n_samples", pa.int32(), nullable=False),
-        ]
-    )
-    wearable_channel = pa.struct(
-        [
-            pa.field("name", pa.string(), nullable=False),  # e.g. heart_rate, hrv_rmssd, activity, ppg
-            pa.field("units", pa.string(), nullable=False),  # UCUM, e.g. "/min", "ms", "1"
-            pa.field("fs_hz", pa.float32(), nullable=False),  # sampling rate inside each segment
-            pa.field("segment_start_s", pa.list_(pa.float64()), nullable=False),  # seconds from the recording start
-            pa.field("segment_length", pa.list_(pa.int32()), nullable=False),  # samples per segment
-            pa.field("values", pa.binary(), nullable=False),  # float32, segments concatenated
-        ]
-    )
-    wearable = pa.struct(
-        [
-            pa.field("channels", pa.list_(wearable_channel), nullable=False),
-            pa.field("duration_s", pa.float64(), nullable=False),  # recording span (gaps included)
-            pa.field("start_hour", pa.float32()),  # local time of day at the start, hours (no date)
-            pa.field("device", pa.string()),
-        ]
-    )
+    from nextgen_ml.modalities import modality_specs
+
+    specs = sorted(modality_specs(), key=lambda s: _COLUMN_ORDER.index(s.column) if s.column in _COLUMN_ORDER else 99)
+    columns = [pa.field(s.column, dictionary.tabular_type() if s.name == "tabular" else s.arrow_type) for s in specs]
     consent = pa.struct(
         [
             pa.field("codes", pa.list_(pa.string()), nullable=False),  # DUO CURIEs
             pa.field("diseases", pa.list_(pa.string())),  # MONDO CURIEs restricting DS
         ]
     )
-    labels = dictionary.labels_type()
     fields = [
         pa.field("patient_id", pa.string(), nullable=False),
         pa.field("site", pa.string(), nullable=False),
         pa.field("consent", consent, nullable=False),
         pa.field("split", pa.string()),
-        pa.field("tabular", tabular),
-        pa.field("ecg", ecg),
-        pa.field("image", image),
-        pa.field("genotype", genotype),
-        pa.field("text", pa.string()),
-        pa.field("heart_sound", heart_sound),
-        pa.field("wearable", wearable),
-        pa.field("labels", labels),
+        *columns,
+        pa.field("labels", dictionary.labels_type()),
         pa.field("provenance", _provenance_type()),
     ]
     meta = {

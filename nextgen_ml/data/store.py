@@ -40,9 +40,38 @@ class StoreError(RuntimeError):
 
 
 def _as_table(records: pa.Table | Iterable[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    """Records as a table of exactly ``schema``: columns in schema order, absent columns all-null, unknown ones an
+    error."""
     if isinstance(records, pa.Table):
+        unknown = sorted(set(records.column_names) - set(schema.names))
+        if unknown:
+            raise ValueError(f"records: columns {unknown} are not record fields (a modality plugin not loaded?)")
+        for name in schema.names:
+            if name not in records.column_names:
+                records = records.append_column(name, pa.nulls(records.num_rows, schema.field(name).type))
+        records = records.select(schema.names)
         return records.cast(schema) if not records.schema.equals(schema, check_metadata=True) else records
     return pa.Table.from_pylist(list(records), schema=schema)
+
+
+def plugin_modalities() -> dict[str, str]:
+    """Registered modalities that are not built in: name → the module that declared it."""
+    from nextgen_ml.modalities import builtin_modalities, modality_specs
+
+    return {s.name: s.module for s in modality_specs() if s.name not in builtin_modalities()}
+
+
+def _check_plugins(path: Any, meta: dict[str, Any]) -> None:
+    """A store holding a plugin modality is read only with that plugin registered (never silently dropped)."""
+    from nextgen_ml.modalities import modality_names
+
+    missing = {m: mod for m, mod in (meta.get("plugin_modalities") or {}).items() if m not in modality_names()}
+    if missing:
+        raise StoreError(
+            f"{path} holds modality plugin columns {sorted(missing)} (declared by {sorted(set(missing.values()))}); "
+            "load the plugin first: python train.py plugins=[path/to/modality.py] or "
+            "nextgen_ml.modalities.load_plugins([...])"
+        )
 
 
 def read_dictionary(metadata: dict[str, Any]) -> DataDictionary:
@@ -150,6 +179,7 @@ class StoreWriter:
             "sites": dict(sorted(self.counts.items())),
             "panel": panel if panel is not None else self._previous.get("panel"),
             "dictionary": self.dictionary.as_dict(),
+            "plugin_modalities": {**self._previous.get("plugin_modalities", {}), **plugin_modalities()},
             **self.extra_metadata,
         }
         if self._previous:  # appended: keep every write's provenance
@@ -229,6 +259,7 @@ class RecordStore:
                     f"{loc.path} was written with record schema {version}; this nextgen_ml reads {SCHEMA_VERSION} "
                     "(regenerate a synthetic cohort, or re-ingest hospital files with `nextgen-ml ingest`)"
                 )
+            _check_plugins(loc.path, meta)
             metas.append(meta)
         dictionaries = [read_dictionary(m) for m in metas]
         self._plans: list[Any] | None = None
@@ -279,9 +310,12 @@ class RecordStore:
         present = [c for c in self.columns if c not in missing]
         ipc_part = meta.get("format", "ipc") == "ipc"
         table = loc.open_ipc(part, present) if ipc_part else loc.open_parquet(part, present)
-        for name in missing:  # a column added after the store's schema version: all null
-            field = self.schema.field(name)
-            table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+        for name in self.columns:  # a column added after the store was written (newer schema, plugin): all null
+            if name not in table.column_names:
+                field = self.schema.field(name)
+                table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+                if name not in self.missing_columns and name not in missing:
+                    self.missing_columns.append(name)
         return table.select(self.columns)
 
     def __getstate__(self) -> dict[str, Any]:

@@ -106,4 +106,7 @@ class StoreLocation:
         return ipc.open_file(source, options=ipc.IpcReadOptions(included_fields=fields)).read_all()
 
     def open_parquet(self, part: str, columns: list[str]) -> pa.Table:
-        return pq.read_table(part, columns=columns, memory_map=self.local, filesystem=self.fs)
+        """A Parquet part file's ``columns`` (those the file has; the caller fills the others)."""
+        names = pq.read_schema(part, filesystem=self.fs).names
+        return pq.read_table(part, columns=[c for c in columns if c in names], memory_map=self.local,
+                             filesystem=self.fs)

@@ -13,6 +13,7 @@ from nextgen_ml.data.catalogue import SYNTHETIC_DICTIONARY
 from nextgen_ml.data.codec import decode_ecg, decode_heart_sound, decode_image, decode_wearable_channel
 from nextgen_ml.data.dictionary import DataDictionary
 from nextgen_ml.data.schema import SCHEMA_VERSION, record_schema
+from nextgen_ml.modalities import modality_specs
 
 _SCHEMAS: dict[str, pa.Schema] = {}
 
@@ -32,7 +33,10 @@ class RecordValidationError(ValueError):
         super().__init__(f"record {record!r}, field {field!r}: {message}")
 
 
-def _check_tabular(pid: str, tab: dict[str, Any], dictionary: DataDictionary) -> None:
+def check_tabular(
+    pid: str, tab: dict[str, Any], dictionary: DataDictionary = SYNTHETIC_DICTIONARY, **_: Any
+) -> None:
+    """Every variable declared in ``dictionary`` and valid for its kind, categories and range."""
     for name, value in tab.items():
         var = dictionary.variables.get(name)
         if var is None:
@@ -43,7 +47,8 @@ def _check_tabular(pid: str, tab: dict[str, Any], dictionary: DataDictionary) ->
             raise RecordValidationError(pid, f"tabular.{name}", problem + hint)
 
 
-def _check_ecg(pid: str, ecg: dict[str, Any]) -> None:
+def check_ecg(pid: str, ecg: dict[str, Any], **_: Any) -> None:
+    """Sampling rate > 0, unique lead names, a decodable signal."""
     if ecg["fs_hz"] is None or not ecg["fs_hz"] > 0:
         raise RecordValidationError(pid, "ecg.fs_hz", f"sampling rate must be positive, got {ecg['fs_hz']}")
     if len(set(ecg["leads"])) != len(ecg["leads"]):
@@ -54,7 +59,8 @@ def _check_ecg(pid: str, ecg: dict[str, Any]) -> None:
         raise RecordValidationError(pid, "ecg.signal", str(err)) from None
 
 
-def _check_image(pid: str, image: dict[str, Any]) -> None:
+def check_image(pid: str, image: dict[str, Any], **_: Any) -> None:
+    """Decodable pixels, one positive spacing per spatial axis, finite float pixels."""
     try:
         pixels = decode_image(image)
     except (ValueError, TypeError) as err:
@@ -67,7 +73,8 @@ def _check_image(pid: str, image: dict[str, Any]) -> None:
         raise RecordValidationError(pid, "image.pixels", "contains NaN or infinite values")
 
 
-def _check_genotype(pid: str, geno: dict[str, Any], panel_size: int | None) -> None:
+def check_genotype(pid: str, geno: dict[str, Any], panel_size: int | None = None, **_: Any) -> None:
+    """One dosage per panel variant, each in [0, 2] or missing."""
     dos = np.asarray(geno["dosages"], dtype=np.float64)
     if panel_size is not None and dos.size != panel_size:
         raise RecordValidationError(pid, "genotype.dosages", f"{dos.size} dosages for a panel of {panel_size}")
@@ -100,20 +107,11 @@ def validate_record(
         raise RecordValidationError(pid, sorted(unknown)[0], "not a field of the record schema")
     if not record["consent"].get("codes"):
         raise RecordValidationError(pid, "consent.codes", "a record needs at least one DUO code")
-    if record.get("tabular") is not None:
-        _check_tabular(pid, record["tabular"], dictionary)
-    if record.get("ecg") is not None:
-        _check_ecg(pid, record["ecg"])
-    if record.get("image") is not None:
-        _check_image(pid, record["image"])
-    if record.get("genotype") is not None:
-        _check_genotype(pid, record["genotype"], panel_size)
+    context = {"panel_size": panel_size, "dictionary": dictionary}
+    for spec in modality_specs():  # each modality's own validation (declared in its spec)
+        spec.check(pid, record.get(spec.column), **context)
     if record.get("labels") is not None:
         _check_labels(pid, record["labels"], dictionary)
-    if record.get("heart_sound") is not None:
-        check_heart_sound(pid, record["heart_sound"])
-    if record.get("wearable") is not None:
-        check_wearable(pid, record["wearable"])
     # The Arrow conversion catches wrong types the checks above do not look at.
     try:
         pa.Table.from_pylist([record], schema=schema)
@@ -139,7 +137,7 @@ def iter_records(table: pa.Table, batch_size: int = 256) -> Iterable[dict[str, A
         yield from batch.to_pylist()
 
 
-def check_heart_sound(pid: str, heart_sound: dict[str, Any]) -> None:
+def check_heart_sound(pid: str, heart_sound: dict[str, Any], **_: Any) -> None:
     """Sampling rate > 0, one unique site name per row, signal size = sites x samples."""
     fs = heart_sound.get("fs_hz")
     if fs is None or not fs > 0:
@@ -155,7 +153,7 @@ def check_heart_sound(pid: str, heart_sound: dict[str, Any]) -> None:
         raise RecordValidationError(pid, "heart_sound.signal", str(err)) from None
 
 
-def check_wearable(pid: str, wearable: dict[str, Any]) -> None:
+def check_wearable(pid: str, wearable: dict[str, Any], **_: Any) -> None:
     """Unique channel names, rates > 0, segment bookkeeping consistent, finite values inside the recording span."""
     channels = wearable.get("channels") or []
     names = [c.get("name") for c in channels]

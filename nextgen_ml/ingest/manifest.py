@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nextgen_ml.data.schema import DUO_GRU, TABULAR_BY_NAME
+from nextgen_ml.data.catalogue import SYNTHETIC_DICTIONARY
+from nextgen_ml.data.dictionary import DataDictionary
+from nextgen_ml.data.schema import DUO_GRU
 from nextgen_ml.ingest.paths import display_uri
 
 #: Per-patient file formats the pipeline can read.
@@ -114,9 +116,12 @@ class CsvSource:
     Args:
         path: CSV file.
         id_column: column with the hospital patient id (matched against ``patients[].id``).
-        columns: CSV column → ``{"variable": record tabular name, "unit": unit of the CSV values,
-            "values": {csv value: record category}}``; a ``birth_year`` or ``birth_date`` variable gives age.
+        columns: CSV column → ``{"variable": declared (or catalogue) variable, "unit": unit of the CSV values,
+            "values": {csv value: category}, "missing": [csv values meaning not measured]}``; a ``birth_year``
+            or ``birth_date`` variable gives age.
         reference_year: visit year used to turn a birth year into an age (default: a ``visit_date`` column).
+        labels: declared label → ``{"column", "values", "missing", "unit"}`` (survival: ``{"time", "event",
+            "time_unit"}``).
     """
 
     path: Path
@@ -124,6 +129,7 @@ class CsvSource:
     columns: dict[str, dict[str, Any]]
     reference_year: int | None = None
     raw_path: str = ""
+    labels: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -157,6 +163,7 @@ class Manifest:
     csvs: tuple[CsvSource, ...]
     patients: tuple[PatientEntry, ...]
     base: Path = Path(".")
+    dictionary: DataDictionary = SYNTHETIC_DICTIONARY
 
 
 def infer_format(path: str | os.PathLike) -> str | None:
@@ -238,14 +245,19 @@ def _source_file(base: Path, raw: Any, where: str) -> SourceFile:
 
 
 def _csv_source(base: Path, raw: dict[str, Any], where: str) -> CsvSource:
-    columns = _require(raw, "columns", f"{where}.")
-    for col, spec in columns.items():
-        var = spec.get("variable") if isinstance(spec, dict) else None
-        if var not in TABULAR_BY_NAME and var not in ("birth_year", "birth_date", "visit_date"):
-            raise ValueError(f"manifest {where}.columns.{col}.variable: {var!r} is not a tabular variable")
+    from nextgen_ml.ingest.manifest_dictionary import check_csv_spec
+
+    if not isinstance(raw, dict):
+        raise ValueError(f"manifest {where}: expected a mapping, got {type(raw).__name__}")
+    columns = raw.get("columns") or {}
+    labels = raw.get("labels") or {}
+    if not columns and not labels:
+        raise ValueError(f"manifest {where}.columns: required field is missing (map at least one column or label)")
+    check_csv_spec(columns, labels, where)
     rel = str(_require(raw, "path", f"{where}."))
     return CsvSource(
-        _resolve(base, rel), str(_require(raw, "id_column", f"{where}.")), columns, raw.get("reference_year"), rel
+        _resolve(base, rel), str(_require(raw, "id_column", f"{where}.")), columns, raw.get("reference_year"),
+        display_uri(base, rel), labels,
     )
 
 
@@ -278,7 +290,11 @@ def parse_manifest(text: str, base: str | os.PathLike, path: str | os.PathLike =
     raw = load_yaml(text, path)
     validate_manifest_dict(raw)
     base = Path(base)
-    patients_raw = _require(raw, "patients", "")
+    patients_raw = raw.get("patients") or []
+    if not patients_raw and not raw.get("clinical_csv"):
+        raise ValueError(
+            "manifest patients: required field is missing (or give a clinical_csv: its rows are the patients)"
+        )
     if not isinstance(patients_raw, list):
         raise ValueError("manifest patients: expected a list")
     patients = tuple(_patient(base, i, p) for i, p in enumerate(patients_raw))
@@ -294,6 +310,11 @@ def parse_manifest(text: str, base: str | os.PathLike, path: str | os.PathLike =
     deid = raw.get("deid") or {}
     genotypes = raw.get("genotypes") or []
     vcf_uris = tuple(str(_require(g, "path", f"genotypes[{i}].")) for i, g in enumerate(genotypes))
+    csvs = tuple(_csv_source(base, c, f"clinical_csv[{i}]") for i, c in enumerate(raw.get("clinical_csv") or []))
+    from nextgen_ml.ingest.manifest_dictionary import manifest_dictionary
+
+    has_fhir = any(f.format == "fhir" for p in patients for f in p.files)
+    dictionary = manifest_dictionary(raw.get("dictionary"), csvs, patients, base, has_fhir)
     manifest = Manifest(
         path=Path(path),
         sha256=hashlib.sha256(text.encode()).hexdigest(),
@@ -305,9 +326,10 @@ def parse_manifest(text: str, base: str | os.PathLike, path: str | os.PathLike =
         panel_from_store=None if raw.get("panel_from_store") is None else _resolve(base, raw["panel_from_store"]),
         vcfs=tuple(_resolve(base, u) for u in vcf_uris),
         vcf_uris=tuple(display_uri(base, u) for u in vcf_uris),
-        csvs=tuple(_csv_source(base, c, f"clinical_csv[{i}]") for i, c in enumerate(raw.get("clinical_csv") or [])),
+        csvs=csvs,
         patients=patients,
         base=base,
+        dictionary=dictionary,
     )
     check_paths(manifest, base)
     return manifest

@@ -18,9 +18,9 @@ from typing import Any
 
 import yaml
 
+from nextgen_ml.data.dictionary import DataDictionary
 from nextgen_ml.data.panel import VariantPanel
-from nextgen_ml.data.schema import RECORD_SCHEMA
-from nextgen_ml.data.store import METADATA_FILE, RecordStore, StoreWriter
+from nextgen_ml.data.store import METADATA_FILE, RecordStore, StoreWriter, append_store
 from nextgen_ml.data.validate import RecordValidationError, validate_record
 from nextgen_ml.ingest.clinical import merge_tabular
 from nextgen_ml.ingest.deid import Pseudonymiser, resolve_key, sha256_files
@@ -29,11 +29,11 @@ from nextgen_ml.ingest.failure import Failure, failure_from
 from nextgen_ml.ingest.manifest import IngestOptions, Manifest, PatientEntry, check_options
 from nextgen_ml.ingest.phi import scrub_text_columns
 from nextgen_ml.ingest.provenance import Converted
-from nextgen_ml.ingest.readers import READERS, Reader, ReadContext
+from nextgen_ml.ingest.readers import READERS, ReadContext, Reader
 from nextgen_ml.ingest.report import REPORT_FILE, FileOutcome, IngestReport, PatientOutcome, QuarantineAbort
 from nextgen_ml.ingest.workers import Outcome, make_decoder
+from nextgen_ml.modalities import modality_specs
 
-_LABEL_FIELDS = {f.name for f in RECORD_SCHEMA.field("labels").type}
 _CONSENT_FIELDS = {"codes", "diseases"}
 
 
@@ -59,14 +59,21 @@ class _Cohort:
     """Cohort-level sources read once: CSV rows and VCF dosages, looked up per patient."""
 
     def __init__(self, manifest: Manifest, panel: VariantPanel | None, decoder: Any = None) -> None:
-        from nextgen_ml.ingest.csv_clinical import read_clinical_csv
+        from nextgen_ml.ingest.csv_clinical import CsvResult, read_clinical_csv
 
-        self.csv: list[tuple[str, dict[str, Converted], dict[str, IngestError] | IngestError]] = []
+        self.dictionary = manifest.dictionary
+        self.csv: list[tuple[str, CsvResult | IngestError]] = []
+        #: (csv uri, patient id) → values made null in that patient's row
+        self.csv_issues: dict[tuple[str, str], list[Any]] = {}
         for source in manifest.csvs:
             try:
-                self.csv.append((source.raw_path, *read_clinical_csv(source)))
+                result = read_clinical_csv(source, manifest.dictionary)
             except Exception as err:  # noqa: BLE001 - reported for every patient, never fatal
-                self.csv.append((source.raw_path, {}, _as_ingest_error(err, source.path, manifest.base)))
+                self.csv.append((source.raw_path, _as_ingest_error(err, source.path, manifest.base)))
+                continue
+            self.csv.append((source.raw_path, result))
+            for issue in result.issues:
+                self.csv_issues.setdefault((source.raw_path, issue.patient), []).append(issue)
         self.panel_size = None if panel is None else len(panel)
         self.vcf: list[tuple[str, Any, str]] = []  # (uri, VcfDosages or IngestError, sha256)
         samples = [p.vcf_sample for p in manifest.patients if p.vcf_sample]
@@ -145,13 +152,17 @@ def _build(
             builder.quarantine(src.raw_path, src.format, outcome)
         else:
             builder.add(outcome, src.raw_path)
-    for uri, rows, errors in cohort.csv:
-        if isinstance(errors, IngestError):
-            builder.quarantine(uri, "csv", errors)
-        elif entry.id in errors:
-            builder.quarantine(uri, "csv", errors[entry.id])
-        elif entry.id in rows:
-            builder.add([rows[entry.id]], uri)
+    csv_labels: dict[str, Any] = {}
+    for uri, result in cohort.csv:
+        if isinstance(result, IngestError):
+            builder.quarantine(uri, "csv", result)
+        elif entry.id in result.errors:
+            builder.quarantine(uri, "csv", result.errors[entry.id])
+        elif entry.id in result.tabular:
+            builder.add([result.tabular[entry.id]], uri)
+            csv_labels.update({k: v for k, v in result.labels[entry.id].items() if v is not None})
+        for issue in cohort.csv_issues.get((uri, entry.id), []):
+            report.add_warning(FileOutcome(pid, uri, "csv", "warning", issue.where, f"{issue.value!r}: {issue.reason}"))
     if entry.vcf_sample:
         _add_genotype(builder, entry, cohort)
     record = {
@@ -159,17 +170,17 @@ def _build(
         "site": manifest.site,
         "consent": {**manifest.consent, **(entry.consent or {})},
         "split": entry.split,
-        **{col: None for col in ("tabular", "ecg", "image", "genotype", "text")},
+        **{spec.column: None for spec in modality_specs()},
         **builder.columns,
-        "labels": entry.labels,
+        "labels": {**csv_labels, **(entry.labels or {})} or None,
         "provenance": builder.provenance,
     }
-    problem = _check_extras(record)
+    problem = _check_extras(record, cohort.dictionary)
     if problem is None and not builder.columns:
         problem = ("<record>", "no source of the patient could be ingested")
     if problem is None:
         try:
-            validate_record(record, cohort.panel_size)
+            validate_record(record, cohort.panel_size, cohort.dictionary)
         except RecordValidationError as err:
             problem = (err.field, str(err).split(": ", 1)[-1])
     if problem is not None:
@@ -199,9 +210,23 @@ def _add_genotype(builder: _PatientBuilder, entry: PatientEntry, cohort: _Cohort
         builder.quarantine("<genotypes>", "vcf", f"sample of patient #{entry.index} is in no listed VCF", "vcf_sample")
 
 
-def _check_extras(record: dict[str, Any]) -> tuple[str, str] | None:
+def all_patients(manifest: Manifest) -> list[PatientEntry]:
+    """The manifest's patients, then the patients of its clinical CSVs that it does not list (no files)."""
+    from nextgen_ml.ingest.csv_clinical import csv_patient_ids
+
+    patients = list(manifest.patients)
+    known = {p.id for p in patients}
+    for source in manifest.csvs:
+        for pid in csv_patient_ids(source):
+            if pid not in known:
+                known.add(pid)
+                patients.append(PatientEntry(index=len(patients), id=pid, files=()))
+    return patients
+
+
+def _check_extras(record: dict[str, Any], dictionary: DataDictionary) -> tuple[str, str] | None:
     """Manifest-supplied labels/consent keys the schema does not know (Arrow would drop them silently)."""
-    for column, known in (("labels", _LABEL_FIELDS), ("consent", _CONSENT_FIELDS)):
+    for column, known in (("labels", set(dictionary.labels)), ("consent", _CONSENT_FIELDS)):
         unknown = sorted(set(record.get(column) or {}) - known)
         if unknown:
             return f"{column}.{unknown[0]}", f"not a field of the record's {column} struct"
@@ -240,6 +265,7 @@ def ingest(
     progress: bool = True,
     strict: bool = False,
     readers: Mapping[str, Reader] | None = None,
+    append: bool = False,
 ) -> IngestReport:
     """Ingest every patient of ``manifest`` into a store at ``out`` (replaced atomically when complete).
 
@@ -256,6 +282,8 @@ def ingest(
             previous store at ``out`` is left untouched.
         readers: format → reader (default :data:`~nextgen_ml.ingest.readers.READERS`); readers must be
             importable module-level functions when ``workers`` > 0.
+        append: add the records to the existing store at ``out`` (same data dictionary, format and panel; its
+            parts are never rewritten) instead of replacing it.
 
     Returns:
         The report (also written to ``out/ingest_report.json``).
@@ -273,9 +301,12 @@ def ingest(
     try:
         cohort = _Cohort(manifest, panel, decoder if opts.workers > 0 else None)  # with workers: VCFs there too
         meta = {"ingest": {"manifest_sha256": manifest.sha256, "options": asdict(opts)}}
-        writer = StoreWriter(tmp, panel=panel, format=opts.store_format, extra_metadata=meta)
-        bar = tqdm(total=len(manifest.patients), desc="ingest", unit="patient", disable=not progress)
-        for chunk in _chunks(manifest.patients, opts.chunk_size):
+        writer = StoreWriter(
+            tmp, panel=panel, format=opts.store_format, extra_metadata=meta, dictionary=manifest.dictionary
+        )
+        patients = all_patients(manifest)
+        bar = tqdm(total=len(patients), desc="ingest", unit="patient", disable=not progress)
+        for chunk in _chunks(patients, opts.chunk_size):
             decoded = iter(decoder.map([(readers[src.format], src) for p in chunk for src in p.files]))
             outcomes = [[scrub_text_columns(next(decoded), [p.id]) for _ in p.files] for p in chunk]
             built = [_build_isolated(p, o, manifest, ctx, cohort, report) for p, o in zip(chunk, outcomes)]
@@ -284,7 +315,11 @@ def ingest(
         bar.close()
         writer.close()
         report.write(tmp / REPORT_FILE)
-        _replace(tmp, out)
+        if append and (out / METADATA_FILE).exists():
+            append_store(tmp, out)
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            _replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

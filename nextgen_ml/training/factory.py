@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from nextgen_ml.data.datamodule import CardioDataModule
 from nextgen_ml.data.dictionary import DataDictionary
+from nextgen_ml.modalities import load_plugins, modality_spec
 from nextgen_ml.models.builder import build_multimodal_net
 from nextgen_ml.models.multimodal import MultimodalNet
 from nextgen_ml.tasks.module import MultimodalModule
@@ -26,6 +27,8 @@ def as_dict(node: Any) -> Any:
 
 
 def build_datamodule(cfg: DictConfig) -> CardioDataModule:
+    """The DataModule of ``cfg.data``; modality plugins (``cfg.plugins``) are imported first."""
+    load_plugins(cfg.get("plugins") or ())
     return hydra.utils.instantiate(cfg.data, _convert_="all")
 
 
@@ -75,12 +78,11 @@ def build_net(
 ) -> MultimodalNet:
     """``MultimodalNet`` for ``modalities`` from the ``model`` config node (encoders per modality + fusion)."""
     model = as_dict(model_cfg)
-    encoders_cfg = model.get("encoder", {})
-    missing = [m for m in modalities if m not in encoders_cfg]
-    if missing:
-        raise ValueError(f"model.encoder: no encoder configured for modalities {missing} (add model/encoder/<m>=...)")
+    encoders_cfg = dict(model.get("encoder") or {})
+    # a modality the config names no encoder for gets its spec's default encoder (plugins need no config file)
+    encoders = {m: encoders_cfg.get(m) or modality_spec(m).default_encoder for m in modalities}
     return build_multimodal_net(
-        encoders={m: encoders_cfg[m] for m in modalities},
+        encoders=encoders,
         fusion=model["fusion"],
         num_outputs=num_outputs,
         embed_dim=model.get("embed_dim", 128),
@@ -122,6 +124,14 @@ def build_privacy_callbacks(cfg: DictConfig) -> list[pl.Callback]:
 
 
 def build_trainer(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> pl.Trainer:
+    """The Trainer of ``cfg.trainer`` with the configured callbacks and loggers (privacy callback included).
+
+    The task's monitor is resolved by :func:`build_module`; a trainer built before any module monitors
+    ``val/loss`` (min).
+    """
+    if "task" in cfg and cfg.task.get("monitor") is None:
+        with open_dict(cfg):
+            cfg.task.monitor, cfg.task.monitor_mode = "val/loss", "min"
     callbacks = _instantiate_group(cfg.get("callbacks")) + build_privacy_callbacks(cfg) + list(extra_callbacks)
     loggers = _instantiate_group(cfg.get("logger"))
     return hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)

@@ -57,7 +57,7 @@ def test_plan_reproduces_the_pooled_split_and_fits_preprocessing_at_the_referenc
 
 
 def test_a_client_only_reads_its_own_sites_records_with_the_shared_preprocessing(make_fed_cfg) -> None:
-    cfg = make_fed_cfg(["privacy.enabled=false"])
+    cfg = make_fed_cfg(["privacy.enabled=false", "data.purpose=null"])  # every record: consent is tested elsewhere
     _, plan = _plan(cfg)
     client = SiteClient(cfg, plan, "site_b")
     sites = {s for name in ("train", "val", "test") for s in client.dm.datasets[name].store.column("site").to_pylist()}

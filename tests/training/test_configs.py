@@ -9,7 +9,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from nextgen_ml.training.factory import build_datamodule, build_module, build_task, build_trainer
+from nextgen_ml.data.catalogue import SYNTHETIC_DICTIONARY
+from nextgen_ml.training.factory import build_datamodule, build_module, build_task, build_trainer, resolve_monitor
 from tests.training.conftest import CONFIGS
 
 EXPERIMENTS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
@@ -51,9 +52,11 @@ def test_every_group_option_composes(make_cfg, group, tmp_path):
         if group in ("trainer", "logger", "callbacks"):
             trainer = build_trainer(cfg)
             assert trainer is not None
-        if group == "task":
-            assert build_task(cfg).num_outputs >= 1
-            assert cfg.task.monitor.startswith("val/")
+        if group == "task":  # the label's declaration in the store's data dictionary picks the task and monitor
+            task = build_task(cfg.task, SYNTHETIC_DICTIONARY)
+            assert task.num_outputs >= 1 and task.target == cfg.task.target
+            resolve_monitor(cfg, task)
+            assert cfg.task.monitor == f"val/{task.main_metric}" and cfg.task.monitor_mode in ("min", "max")
 
 
 def test_eval_config_composes(make_cfg):

@@ -57,7 +57,7 @@ def test_run_writes_outputs_and_eval_reproduces_test_metrics(make_cfg, tmp_path)
 
 
 @pytest.mark.parametrize(("experiment", "metric", "plot"), [
-    ("survival", "test/cindex", "test_survival_km.png"),
+    ("survival", "test/cindex", "test_time_to_mace_km.png"),
     ("multilabel", "test/auroc", "test_findings_roc.png"),
 ])
 def test_survival_and_multilabel_runs(make_cfg, experiment, metric, plot):
@@ -68,18 +68,22 @@ def test_survival_and_multilabel_runs(make_cfg, experiment, metric, plot):
 
 
 def test_consented_run_filters_and_appends_a_verified_audit_entry(make_cfg):
+    from nextgen_ml.governance.anchor import Anchor
     from nextgen_ml.governance.audit import AuditLog
 
     # a for-profit requester: records with a not-for-profit (NPU) consent must be excluded
     cfg = _fast_dev(make_cfg, ["+experiment=consented_cvd", "data.purpose.for_profit=true"])
     train(cfg)
-    train(_fast_dev(make_cfg, []))
+    anchor = Anchor.parse(Path(cfg.paths.output_dir) / "audit_anchor.json")
+    train(_fast_dev(make_cfg, ["data.purpose=null"]))  # consent switched off, explicitly: audited as such
     log = AuditLog(Path(cfg.audit_log))
-    assert log.verify() == 2
-    first, second = (json.loads(line) for line in Path(cfg.audit_log).read_text().splitlines())
-    assert first["kind"] == "train" and first["purpose"]["disease"] == "MONDO:0005267"
-    assert sum(first["counts"]["excluded"].values()) > 0
-    assert second["counts"]["excluded"] == {} and second["prev_hash"] == first["hash"]
+    assert log.verify(anchors=[anchor]) == 4
+    start, end, off_start, off_end = log.entries()
+    assert (start["phase"], end["phase"]) == ("start", "end") and end["details"]["start_hash"] == start["hash"]
+    assert end["kind"] == "train" and end["purpose"]["disease"] == "MONDO:0005267"
+    assert sum(end["counts"]["excluded"].values()) > 0
+    assert off_end["counts"]["excluded"] == {} and off_end["details"]["consent"] == "off"
+    assert off_start["prev_hash"] == end["hash"]
 
 
 def test_eval_refuses_a_foreign_checkpoint(make_cfg, tmp_path):
