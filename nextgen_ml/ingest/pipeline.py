@@ -307,9 +307,11 @@ def ingest(
         patients = all_patients(manifest)
         bar = tqdm(total=len(patients), desc="ingest", unit="patient", disable=not progress)
         for chunk in _chunks(patients, opts.chunk_size):
-            decoded = iter(decoder.map([(readers[src.format], src) for p in chunk for src in p.files]))
-            outcomes = [[scrub_text_columns(next(decoded), [p.id]) for _ in p.files] for p in chunk]
-            built = [_build_isolated(p, o, manifest, ctx, cohort, report) for p, o in zip(chunk, outcomes)]
+            decoded = decoder.map([(readers[src.format], src) for p in chunk for src in p.files])  # lazy, in order
+            built = []
+            for p in chunk:  # each patient is built as soon as its files are decoded (--strict stops at once)
+                outcomes = [scrub_text_columns(next(decoded), [p.id]) for _ in p.files]
+                built.append(_build_isolated(p, outcomes, manifest, ctx, cohort, report))
             _write(writer, [r for r in built if r is not None], report)
             bar.update(len(chunk))
         bar.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
@@ -58,9 +58,9 @@ class InlineDecoder:
     def __init__(self, ctx: ReadContext, base: str) -> None:
         self.ctx, self.base = ctx, base
 
-    def map(self, tasks: Sequence[tuple[Reader, SourceFile]]) -> list[Outcome]:
-        """Decode every ``(reader, source)``; one outcome per task, in order."""
-        return [decode_file(reader, src, self.ctx, self.base) for reader, src in tasks]
+    def map(self, tasks: Sequence[tuple[Reader, SourceFile]]) -> Iterator[Outcome]:
+        """Decode every ``(reader, source)`` lazily; one outcome per task, in order."""
+        return (decode_file(reader, src, self.ctx, self.base) for reader, src in tasks)
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` in the main process, or a :class:`Failure` for any exception."""
@@ -88,13 +88,13 @@ class PoolDecoder:
             max_workers=workers, initializer=_limit_memory, initargs=(ctx.options.worker_memory_mb,)
         )
 
-    def map(self, tasks: Sequence[tuple[Reader, SourceFile]]) -> list[Outcome]:
-        """Decode every ``(reader, source)`` in the pool; one outcome per task, in order."""
+    def map(self, tasks: Sequence[tuple[Reader, SourceFile]]) -> Iterator[Outcome]:
+        """Schedule every ``(reader, source)`` in the pool now; yields one outcome per task, in order."""
         futures = [
             self.pool.schedule(decode_file, args=(reader, src, self.ctx, self.base), timeout=self.timeout)
             for reader, src in tasks
         ]
-        return [self._outcome(future) for future in futures]
+        return (self._outcome(future) for future in futures)
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` in a worker (cohort files: no per-file timeout), or a :class:`Failure`."""
@@ -116,8 +116,8 @@ class PoolDecoder:
             return failure_from(err, self.base)
 
     def close(self) -> None:
-        """Stop the workers."""
-        self.pool.close()
+        """Stop the workers, also those still decoding (after ``--strict`` stopped the run, or an interrupt)."""
+        self.pool.stop()
         self.pool.join()
 
 

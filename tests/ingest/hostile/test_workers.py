@@ -79,3 +79,17 @@ def test_cohort_vcf_crash_in_a_worker_costs_only_the_genotypes(tmp_path, monkeyp
     genotypes = [f for f in report.files if f.format == "vcf"]
     assert len(genotypes) == 2 and all(f.status == "quarantined" for f in genotypes)
     assert all("decoder process died (signal SIGSEGV)" in f.reason for f in genotypes)
+
+
+def test_strict_with_workers_stops_without_waiting_for_the_rest(tmp_path):
+    import time
+
+    from nextgen_ml.ingest.report import QuarantineAbort
+
+    manifest = _manifest(tmp_path, ["kill_me", "sleep_a", "sleep_b"], "workers: 2")
+    readers = {**READERS, "wfdb": misbehaving_wfdb}
+    start = time.perf_counter()
+    with pytest.raises(QuarantineAbort, match="kill_me"):
+        ingest(manifest, tmp_path / "store", key=TEST_KEY, progress=False, strict=True, readers=readers)
+    assert time.perf_counter() - start < 30  # the sleeping decoders (60 s) were stopped, not awaited
+    assert not (tmp_path / "store").exists()
