@@ -37,8 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--strict", action="store_true", help="stop at the first quarantined file or patient (exit status 1)"
     )
     parser.add_argument(
-        "--append", action="store_true",
-        help="add the records to the existing store at --out (same data dictionary) instead of replacing it"
+        "--append",
+        action="store_true",
+        help="add the records to the existing store at --out (same data dictionary) instead of replacing it",
     )
     parser.add_argument(
         "--traceback", "--debug", action="store_true", dest="traceback", help="show the traceback of an error"
@@ -63,7 +64,11 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers,
         )
         report = ingest(
-            manifest, args.out, options=options, progress=not args.no_progress, strict=args.strict,
+            manifest,
+            args.out,
+            options=options,
+            progress=not args.no_progress,
+            strict=args.strict,
             append=args.append,
         )
     except QuarantineAbort as err:

@@ -94,8 +94,11 @@ def read_heart_sound_wav(
     rates = {fs for _, _, fs, _ in parts}
     target = options.heart_sound_fs_hz
     if target is None and len(rates) > 1:
-        raise IngestError(path, "fs_hz", f"files have different sampling rates {sorted(rates)}; "
-                                         "set options.heart_sound_fs_hz to resample them")
+        raise IngestError(
+            path,
+            "fs_hz",
+            f"files have different sampling rates {sorted(rates)}; set options.heart_sound_fs_hz to resample them",
+        )
     target = float(target if target is not None else rates.pop())
     channels = []
     for _, audio, fs, _ in parts:

@@ -114,8 +114,9 @@ def _spread(t: np.ndarray) -> np.ndarray:
     return np.repeat(uniq, counts) + rank * np.repeat(step / counts, counts)
 
 
-def _channel(path: Path, col: str, spec: dict[str, Any], t: np.ndarray, raw: pd.Series,
-             gap_s: float | None, duplicates: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+def _channel(
+    path: Path, col: str, spec: dict[str, Any], t: np.ndarray, raw: pd.Series, gap_s: float | None, duplicates: str
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
     values = pd.to_numeric(raw, errors="coerce")
     text_bad = values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
     if text_bad.any():
@@ -140,8 +141,14 @@ def _channel(path: Path, col: str, spec: dict[str, Any], t: np.ndarray, raw: pd.
     if not fs > 0:
         raise IngestError(path, f"options.channels.{col}.fs_hz", f"must be positive, got {fs}")
     segments = _segments(ts, vs, float(fs), float(gap_s) if gap_s is not None else 3.0 / fs)
-    meta = {"column": col, "n_source": int(v.size), "n_missing": int((~keep).sum()),
-            "n_duplicate_times": n_dup, "fs_hz": float(fs), "n_segments": len(segments)}
+    meta = {
+        "column": col,
+        "n_source": int(v.size),
+        "n_missing": int((~keep).sum()),
+        "n_duplicate_times": n_dup,
+        "fs_hz": float(fs),
+        "n_segments": len(segments),
+    }
     return encode_wearable_channel(spec["name"], str(spec["units"]), float(fs), segments), meta
 
 
@@ -155,8 +162,16 @@ def read_wearable_export(path: str | os.PathLike, options: dict[str, Any] | None
         uri: path recorded in provenance.
     """
     path, opts = Path(path), dict(options or {})
-    known = {"time_column", "time_unit", "channels", "gap_s", "channel_column", "value_column", "device",
-             "duplicate_times"}
+    known = {
+        "time_column",
+        "time_unit",
+        "channels",
+        "gap_s",
+        "channel_column",
+        "value_column",
+        "device",
+        "duplicate_times",
+    }
     unknown = sorted(set(opts) - known)
     if unknown:
         raise IngestError(path, f"options.{unknown[0]}", f"unknown wearable reader option (known: {sorted(known)})")
@@ -198,6 +213,11 @@ def read_wearable_export(path: str | os.PathLike, options: dict[str, Any] | None
     if len(set(names)) != len(names):
         raise IngestError(path, "options.channels", f"duplicate channel names {names}")
     value = encode_wearable(channels, start_hour=start_hour, device=opts.get("device"))
-    meta = {"rows": int(len(frame)), "time_column": str(time_col), "channels": meta_channels, "empty_channels": empty,
-            "time_kind": "datetime" if start_hour is not None else f"numeric ({opts.get('time_unit', 's')})"}
+    meta = {
+        "rows": int(len(frame)),
+        "time_column": str(time_col),
+        "channels": meta_channels,
+        "empty_channels": empty,
+        "time_kind": "datetime" if start_hour is not None else f"numeric ({opts.get('time_unit', 's')})",
+    }
     return Converted("wearable", value, "wearable", uri or str(path), sha256_files([path]), meta)

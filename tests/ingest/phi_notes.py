@@ -31,7 +31,9 @@ PATIENTS: tuple[Patient, ...] = (
     Patient("Dulcinea", "Quixote", "MRN-004711", "PX-99887766", "(617) 555-0134", "dq@toboso.es", "12 Windmill Lane"),
     Patient("Sancho", "Panza", "H123456", "778812345", "+44 20 7946 0958", "sancho.p@example.org", "7 Barataria Road"),
     Patient("Aldonza", "Lorenzo", "A-99-1234", "NHS9434765919", "0161 496 0732", "aldonza@mail.com", "3 Mancha Street"),
-    Patient("Alonso", "Quijano", "MRN 2024-0042", "550-12-3456", "+1 212 555 0172", "aq@hidalgo.net", "221B Baker Street"),
+    Patient(
+        "Alonso", "Quijano", "MRN 2024-0042", "550-12-3456", "+1 212 555 0172", "aq@hidalgo.net", "221B Baker Street"
+    ),
 )
 
 #: Clinical phrases that contain numbers, units and abbreviations a scrubber must not remove.
@@ -61,13 +63,13 @@ def notes() -> list[tuple[Patient, list[Segment]]]:
         segments: list[Segment] = [
             ("Seen ", None),
             (f"{p.given} {p.family}" if k % 2 else f"Mr {p.family}", "name"),
-            (f" on ", None),
+            (" on ", None),
             ("2022-05-10" if k % 3 else "10/05/2022", "date"),
             (". ", None),
             (c[0], None),
             (", ", None),
             (c[1], None),
-            (f". Hospital number ", None),
+            (". Hospital number ", None),
             (p.mrn, "mrn"),
             (", record ", None),
             (p.fhir_id, "fhir_id"),
@@ -103,8 +105,8 @@ def score(scrub: Callable[[str, Patient], str]) -> dict[str, object]:
     """Scrub every note; PHI recall (per planted segment) and precision (removed PHI / all removed segments).
 
     A PHI segment counts as removed when none of its words of 3+ letters or 2+ digits survives as a word (a date
-    counts as removed when only its year survives; generic words such as "Street" are ignored); a clinical segment counts as damaged when it does not
-    survive verbatim.
+    counts as removed when only its year survives; generic words such as "Street" are ignored); a clinical
+    segment counts as damaged when it does not survive verbatim.
     """
     removed, leaked, damaged, kept = Counter(), Counter(), 0, 0
     leaks: list[str] = []
