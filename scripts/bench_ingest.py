@@ -205,6 +205,7 @@ def bench_readers(args: argparse.Namespace) -> dict:
     """Files/s and MB/s of each reader alone (prints its table)."""
     from pydicom.data import get_testdata_file
 
+    from nextgen_ml.data.catalogue import SYNTHETIC_DICTIONARY
     from nextgen_ml.ingest.csv_clinical import read_clinical_csv
     from nextgen_ml.ingest.deid import Pseudonymiser
     from nextgen_ml.ingest.dicom_ecg import read_dicom_ecg
@@ -246,7 +247,7 @@ def bench_readers(args: argparse.Namespace) -> dict:
             "ldl": {"variable": "ldl", "unit": "mg/dL"},
         }
         source = CsvSource(csv, "mrn", cols, reference_year=2024)
-        results["csv"] = _timed([csv], lambda p: read_clinical_csv(source))
+        results["csv"] = _timed([csv], lambda p: read_clinical_csv(source, SYNTHETIC_DICTIONARY))
         results["csv"]["rows_per_s"] = round(len(rows) / results["csv"]["seconds"], 1)
 
     print(f"{'format':<26}{'files':>7}{'MB':>9}{'s':>9}{'files/s':>10}{'MB/s':>9}")
