@@ -19,6 +19,7 @@ from typing import Any
 from nextgen_ml.ingest.failure import Failure, failure_from
 from nextgen_ml.ingest.limits import check_file_size
 from nextgen_ml.ingest.manifest import SourceFile
+from nextgen_ml.ingest.paths import is_inside
 from nextgen_ml.ingest.provenance import Converted
 from nextgen_ml.ingest.readers import ReadContext, Reader
 
@@ -29,6 +30,8 @@ Outcome = list[Converted] | Failure
 def decode_file(reader: Reader, src: SourceFile, ctx: ReadContext, base: str) -> Outcome:
     """Read one source file; any exception becomes a :class:`Failure` (runs in the main process or a worker)."""
     try:
+        if not ctx.options.allow_outside_paths and not is_inside(src.path, base):  # swapped since the manifest check
+            return Failure("<file>", "the file now resolves outside the manifest folder (a link?)", "PathError")
         check_file_size(src.path, ctx.options)
         return reader(src, ctx)
     except Exception as err:  # noqa: BLE001 - every failure of one file is that file's quarantine entry

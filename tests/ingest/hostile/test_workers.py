@@ -93,3 +93,16 @@ def test_strict_with_workers_stops_without_waiting_for_the_rest(tmp_path):
         ingest(manifest, tmp_path / "store", key=TEST_KEY, progress=False, strict=True, readers=readers)
     assert time.perf_counter() - start < 30  # the sleeping decoders (60 s) were stopped, not awaited
     assert not (tmp_path / "store").exists()
+
+
+def test_a_file_swapped_for_a_link_after_the_manifest_check_is_not_read(tmp_path):
+    import os
+
+    manifest = _manifest(tmp_path, ["ok_a", "swapped"], "workers: 0")
+    secret = tmp_path / "secret.hea"
+    (tmp_path / "export" / "wfdb" / "swapped.hea").rename(secret)
+    os.symlink(secret, tmp_path / "export" / "wfdb" / "swapped.hea")
+    report = ingest(manifest, tmp_path / "store", key=TEST_KEY, progress=False)
+    files = {Path(f.path).stem: f for f in report.files}
+    assert files["ok_a"].status == "ingested"
+    assert files["swapped"].status == "quarantined" and "outside the manifest folder" in files["swapped"].reason
