@@ -100,10 +100,7 @@ def bootstrap_ci(
 def task_arrays(task: Any, targets: dict[str, np.ndarray], preds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(y, p)`` of the rows with a label, in the layout :data:`TASK_METRICS` expects."""
     y = targets[task.target]  # survival: (N, 2) time, event
-    if task.kind == "multiclass":
-        keep = y >= 0
-    else:
-        keep = ~np.isnan(y).reshape(len(y), -1).any(axis=1)
+    keep = y >= 0 if task.kind == "multiclass" else ~np.isnan(y).reshape(len(y), -1).any(axis=1)
     return y[keep], np.asarray(preds)[keep]
 
 
