@@ -23,8 +23,9 @@ def nesting_depth(data: bytes) -> int:
     skeleton = _STRING.sub(b'""', data)
     if not skeleton:
         return 0
-    steps = _DELTA[np.frombuffer(skeleton, dtype=np.uint8)].astype(np.int64)
-    return int(np.cumsum(steps).max(initial=0))
+    steps = _DELTA[np.frombuffer(skeleton, dtype=np.uint8)]  # int8, one byte per character
+    brackets = steps[steps != 0].astype(np.int32)
+    return int(np.cumsum(brackets).max(initial=0))
 
 
 def _no_constant(name: str) -> float:
