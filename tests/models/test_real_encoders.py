@@ -6,6 +6,7 @@ import pytest
 import torch
 from opacus.validators import ModuleValidator
 
+from nextgen_ml.fusion import DP_REFUSED
 from nextgen_ml.models import build_multimodal_net
 from nextgen_ml.registry import list_encoders, list_fusions
 
@@ -42,7 +43,9 @@ def test_real_encoders_every_fusion(fusion: str) -> None:
     assert out["logits"].shape == (4, 2) and torch.isfinite(out["logits"]).all()
     out["logits"].sum().backward()
     assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
-    assert ModuleValidator.validate(net, strict=False) == []
+    errors = ModuleValidator.validate(net, strict=False)
+    assert [str(e) for e in errors] == ([f"fusion {fusion!r} is refused under differential privacy: "
+                                         f"{DP_REFUSED[fusion]}"] if fusion in DP_REFUSED else [])
     net.eval()
     ref = net(inputs, mask)["logits"]
     ecg = torch.where(mask["ecg"][:, None, None], inputs["ecg"], torch.full_like(inputs["ecg"], 9.0))  # (B, L, T)
