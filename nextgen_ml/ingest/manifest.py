@@ -289,6 +289,7 @@ def parse_manifest(text: str, base: str | os.PathLike, path: str | os.PathLike =
 
     raw = load_yaml(text, path)
     validate_manifest_dict(raw)
+    options = _options(raw.get("options") or {})  # a typo in an option is named before anything else
     base = Path(base)
     patients_raw = raw.get("patients") or []
     if not patients_raw and not raw.get("clinical_csv"):
@@ -321,7 +322,7 @@ def parse_manifest(text: str, base: str | os.PathLike, path: str | os.PathLike =
         site=str(_require(raw, "site", "")),
         consent={"codes": list(consent["codes"]), "diseases": consent.get("diseases")},
         key_env=deid.get("key_env"),
-        options=_options(raw.get("options") or {}),
+        options=options,
         panel=None if raw.get("panel") is None else _resolve(base, raw["panel"]),
         panel_from_store=None if raw.get("panel_from_store") is None else _resolve(base, raw["panel_from_store"]),
         vcfs=tuple(_resolve(base, u) for u in vcf_uris),
