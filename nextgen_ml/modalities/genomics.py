@@ -20,8 +20,20 @@ def example(rng: np.random.Generator) -> dict[str, Any]:
     return {"dosages": [0.0, 1.0, 2.0, float("nan")], "prs": float(rng.normal())}
 
 
+def example_panel() -> Any:
+    """The four-variant panel :func:`example` dosages refer to."""
+    from nextgen_ml.data.panel import Variant, VariantPanel
+
+    genes = ("LDLR", "PCSK9", "MYH7", "TTN")
+    return VariantPanel("example", "GRCh38", tuple(
+        Variant(f"rs{i + 1}", str(i + 1), 100 * (i + 1), "A", "G", g, 0.1, kind="rare" if i > 1 else "common")
+        for i, g in enumerate(genes)))  # fmt: skip
+
+
 def context(store: Any) -> dict[str, Any]:
-    """The transform reads dosages over the store's variant panel."""
+    """The transform reads dosages over the store's variant panel (no store: the example panel)."""
+    if store is None:
+        return {"panel": example_panel()}
     if store.panel is None:
         raise ValueError(f"data_dir: store {store.path} has no variant panel in its metadata")
     return {"panel": store.panel}

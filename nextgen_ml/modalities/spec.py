@@ -85,6 +85,22 @@ class ModalitySpec:
         return fn(rng or np.random.default_rng(0))
 
     def make_transform(self, store: Any = None, **kwargs: Any) -> Any:
-        """The modality's transform with the store-derived arguments (``transform_context``) offered first."""
-        context = self.transform_context(store) if (self.transform_context and store is not None) else {}
+        """The modality's transform with the store-derived arguments (``transform_context``) offered first
+        (``store=None``: the context of the spec's example values)."""
+        context = self.transform_context(store) if self.transform_context else {}
         return self.transform_class(**{**context, **kwargs})
+
+    def example_inputs(self, n: int = 4, seed: int = 0, **transform_kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        """``(inputs, encoder_kwargs)``: ``n`` example values through a transform fitted on them.
+
+        ``inputs`` is the stacked model input ``(n, ...)`` (a torch tensor) and ``encoder_kwargs`` what the
+        transform tells the encoder (``transform.spec()``): enough to build and run the default encoder.
+        """
+        import torch
+
+        rng = np.random.default_rng(seed)
+        values = [self.example_value(rng) for _ in range(n)]
+        transform = self.make_transform(None, **transform_kwargs)
+        transform.fit(values)
+        x = np.stack([transform(v, record_id=f"example-{i}") for i, v in enumerate(values)])  # (n, ...)
+        return torch.from_numpy(x), transform.spec()

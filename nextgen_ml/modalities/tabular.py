@@ -21,7 +21,11 @@ def example(rng: np.random.Generator) -> dict[str, Any]:
 
 
 def context(store: Any) -> dict[str, Any]:
-    """The transform reads the variables the store's data dictionary declares."""
+    """The transform reads the variables the store's data dictionary declares (no store: the synthetic one)."""
+    if store is None:
+        from nextgen_ml.data.catalogue import SYNTHETIC_DICTIONARY
+
+        return {"dictionary": SYNTHETIC_DICTIONARY}
     return {"dictionary": store.dictionary}
 
 

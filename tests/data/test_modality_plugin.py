@@ -40,7 +40,10 @@ def _write_store(tiny_store: Path, out: Path, spec) -> None:
 
 
 def test_plugin_derives_schema_validation_and_encoder_prefix(plugin):
+    from tests.encoders.test_modality_specs import check_spec
+
     assert "pulse_oximetry" in modality_names()
+    check_spec("pulse_oximetry")  # the checks every built-in spec passes
     assert encoder_modality("pulse_oximetry_mlp") == "pulse_oximetry"
     record = make_record(pulse_ox=plugin.example_value())
     validate_record(record, panel_size=4)

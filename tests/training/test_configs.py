@@ -32,7 +32,7 @@ def test_every_experiment_composes_and_builds(make_cfg, experiment):
     assert set(dm.modalities) == set(OmegaConf.to_container(cfg.data.modalities))
 
 
-@pytest.mark.parametrize("modality", ["ecg", "image", "genomics", "tabular", "text"])
+@pytest.mark.parametrize("modality", sorted(p.name for p in (CONFIGS / "model" / "encoder").iterdir()))
 def test_every_encoder_config_builds(make_cfg, modality):
     for option in _group_options(f"model/encoder/{modality}"):
         if option == "minilm":
