@@ -16,8 +16,6 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from nextgen_ml.data.dictionary import DataDictionary
 from nextgen_ml.data.panel import VariantPanel
 from nextgen_ml.data.store import METADATA_FILE, RecordStore, StoreWriter, append_store
@@ -27,6 +25,7 @@ from nextgen_ml.ingest.deid import Pseudonymiser, resolve_key, sha256_files
 from nextgen_ml.ingest.errors import IngestError
 from nextgen_ml.ingest.failure import Failure, failure_from
 from nextgen_ml.ingest.manifest import IngestOptions, Manifest, PatientEntry, check_options
+from nextgen_ml.ingest.paths import display_uri, load_yaml
 from nextgen_ml.ingest.phi import scrub_text_columns
 from nextgen_ml.ingest.provenance import Converted
 from nextgen_ml.ingest.readers import READERS, ReadContext, Reader
@@ -40,11 +39,12 @@ _CONSENT_FIELDS = {"codes", "diseases"}
 def load_panel(manifest: Manifest) -> VariantPanel | None:
     """The variant panel from ``panel`` (JSON or YAML file) or ``panel_from_store`` (an existing store)."""
     if manifest.panel is not None:
+        name = display_uri(manifest.base, str(manifest.panel))
         try:
-            obj = yaml.safe_load(manifest.panel.read_text())  # YAML is a superset of JSON
+            obj = load_yaml(manifest.panel.read_text(), manifest.panel)  # YAML is a superset of JSON
             return VariantPanel.from_json(json.dumps(obj))
-        except (OSError, yaml.YAMLError, KeyError, TypeError) as err:
-            raise ValueError(f"manifest panel: cannot read {manifest.panel} ({type(err).__name__}: {err})") from None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as err:
+            raise ValueError(f"manifest panel: cannot read {name} ({type(err).__name__}: {err})") from None
     if manifest.panel_from_store is not None:
         panel = RecordStore(manifest.panel_from_store, columns=["patient_id"]).panel
         if panel is None:
