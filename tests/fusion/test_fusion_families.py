@@ -202,6 +202,24 @@ def test_subspace_aux_terms_and_product_of_experts() -> None:
     torch.testing.assert_close(joint_logvar, -torch.log(torch.tensor([[2.0]])))
 
 
+def test_subspace_aux_loss_trains_the_reconstruction() -> None:
+    torch.manual_seed(0)
+    fusion = create_fusion("subspace", in_dims=IN_DIMS, embed_dim=EMBED, latent_dim=4, beta=0.01)
+    feats, mask = make_inputs(fusion)
+    opt = torch.optim.Adam(fusion.parameters(), lr=1e-2)
+    first = None
+    for _ in range(60):
+        opt.zero_grad()
+        _, aux = fusion.forward_with_aux(feats, mask)
+        loss = aux["loss"].mean()
+        first = loss.item() if first is None else first
+        loss.backward()
+        opt.step()
+    fusion.eval()
+    recon = fusion.forward_with_aux(feats, mask)[1]["recon"]
+    assert recon[:-1].mean() < 0.5 * first  # the shared latent learned to reconstruct the present modalities
+
+
 def test_subspace_samples_in_training_only() -> None:
     fusion = build("subspace")
     feats, mask = make_inputs(fusion)
