@@ -107,3 +107,23 @@ def test_strict_stops_at_the_first_quarantine_and_keeps_the_old_store(tmp_path, 
     assert len(err) == 1 and err[0].startswith("nextgen-ml ingest: --strict: file dicom/dcm_zero_bytes.dcm quarantined")
     assert "Traceback" not in err[0]
     assert (out / REPORT_FILE).read_bytes() == before
+
+
+def test_odd_but_valid_files_store_the_same_values_as_their_plain_twins(corpus_run):
+    from nextgen_ml.ingest.deid import Pseudonymiser
+
+    from ..conftest import TEST_KEY
+
+    _, _, out, _ = corpus_run
+    store = RecordStore(out)
+    rows = {store.row(i)["patient_id"]: store.row(i) for i in range(len(store))}
+    pseudo = Pseudonymiser(TEST_KEY)
+
+    def row(name: str) -> dict:
+        return rows[pseudo.patient_id("hostile", f"H-{name}")]
+
+    plain = row("fhir_ok")
+    assert plain["tabular"]["statin"] == "yes"
+    for twin in ("fhir_utf16", "fhir_bom"):  # other encodings of the same bundle
+        assert row(twin)["tabular"] == plain["tabular"] and row(twin)["text"] == plain["text"]
+    assert row("wfdb_latin1_comment")["ecg"]["signal"] == row("wfdb_ok")["ecg"]["signal"]
