@@ -91,6 +91,8 @@ class WearableTransform(ModalityTransform):
         hours: grid length in hours.
         bin_s: bin width in seconds.
         aggregate: per-channel aggregation (default ``mean``; ``ppg`` defaults to ``std``, the pulse amplitude).
+        statistics: declared ``{channel: (centre, scale)}`` of the binned values; when given for every channel,
+            :meth:`fit` reads no patient data (DP and federated runs); None = fitted on the training split.
     """
 
     modality, column = "wearable", "wearable"
@@ -102,6 +104,7 @@ class WearableTransform(ModalityTransform):
         hours: float = 24.0,
         bin_s: float = 60.0,
         aggregate: dict[str, str] | None = None,
+        statistics: dict[str, Sequence[float]] | None = None,
     ) -> None:
         self.channels, self.hours, self.bin_s = list(channels), float(hours), float(bin_s)
         if not self.channels or len(set(self.channels)) != len(self.channels):
@@ -115,6 +118,16 @@ class WearableTransform(ModalityTransform):
             raise ValueError(f"aggregate: {bad} not in {self._AGGREGATES}")
         self.mean: dict[str, float] = {}
         self.std: dict[str, float] = {}
+        self.declared = statistics is not None
+        if statistics is not None:
+            missing = [c for c in self.channels if c not in statistics]
+            if missing:
+                raise ValueError(f"statistics: channels {missing} have no declared (centre, scale)")
+            for c in self.channels:
+                centre, scale = (float(x) for x in statistics[c])
+                if not scale > 0:
+                    raise ValueError(f"statistics: channel {c!r} needs a scale > 0, got {scale}")
+                self.mean[c], self.std[c] = centre, scale
 
     def _binned(self, value: dict[str, Any], record_id: str, offset_s: float) -> tuple[np.ndarray, np.ndarray]:
         """Raw per-bin aggregates ``(C, T)`` and the observation mask ``(C, T)``."""
@@ -147,6 +160,8 @@ class WearableTransform(ModalityTransform):
         return vals, mask
 
     def fit(self, values: Sequence[Any]) -> WearableTransform:
+        if self.declared:
+            return self
         rows = [v for v in values if v is not None][:1000]
         sums = {c: [] for c in self.channels}
         for k, v in enumerate(rows):

@@ -128,20 +128,28 @@ class ImageTransform(ModalityTransform):
         frames: number of frames to keep (evenly sampled, first and the end-systolic frame kept for 2);
             None keeps all.
         augment: small random intensity and flip augmentation in training (MONAI).
+        spatial_dims: declared dimensionality (2 or 3); None = read from the first training image in :meth:`fit`
+            (a declared value reads no patient data, for DP and federated runs).
     """
 
     modality, column = "image", "image"
 
-    def __init__(self, size: int | None = 64, frames: int | None = 2, augment: bool = False) -> None:
+    def __init__(self, size: int | None = 64, frames: int | None = 2, augment: bool = False,
+                 spatial_dims: int | None = None) -> None:
         from monai.transforms import NormalizeIntensity, RandFlip, RandScaleIntensity, Resize
 
+        if spatial_dims not in (None, 2, 3):
+            raise ValueError(f"spatial_dims must be 2, 3 or None, got {spatial_dims!r}")
         self.size, self.frames, self.augment = size, frames, augment
         self._normalise = NormalizeIntensity(channel_wise=True)
         self._resize = Resize
         self._augs = [RandFlip(prob=0.5, spatial_axis=-1), RandScaleIntensity(factors=0.1, prob=0.5)]
-        self.spatial_dims: int | None = None
+        self.declared = spatial_dims is not None
+        self.spatial_dims: int | None = spatial_dims
 
     def fit(self, values: Sequence[Any]) -> ImageTransform:
+        if self.declared:
+            return self
         first = next((v for v in values if v is not None), None)
         self.spatial_dims = 2 if first is None else len(first["shape"]) - 1
         return self
@@ -253,7 +261,10 @@ class TabularTransform(ModalityTransform):
             if not var.is_numeric:
                 continue
             if var.range is None:
-                raise ValueError(f"statistics='declared': variable {var.name!r} declares no range")
+                raise ValueError(f"statistics='declared' (privacy=dp and federated runs standardise from declared "
+                                 f"ranges): numeric variable {var.name!r} declares no range; declare "
+                                 f"dictionary.variables.{var.name}.range: [min, max] or drop it from "
+                                 "data.transforms.tabular.variables")
             lo, hi = var.range
             self.mean[var.name], self.std[var.name] = (lo + hi) / 2, (hi - lo) / 4
 

@@ -26,10 +26,31 @@ def as_dict(node: Any) -> Any:
     return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
 
 
+def public_preprocessing_reason(cfg: DictConfig) -> str | None:
+    """``"privacy=dp"`` or ``"federated"`` when the run's transforms must read no patient data, else None."""
+    if (as_dict(cfg.get("privacy")) or {}).get("enabled", False):
+        return "privacy=dp"
+    fed = cfg.get("federated")
+    if fed is not None and fed.get("preprocessing", "public") == "public":
+        return "federated"
+    return None
+
+
 def build_datamodule(cfg: DictConfig) -> CardioDataModule:
-    """The DataModule of ``cfg.data``; modality plugins (``cfg.plugins``) are imported first."""
+    """The DataModule of ``cfg.data``; modality plugins (``cfg.plugins``) are imported first.
+
+    Under ``privacy=dp`` and in federated runs the transforms come from public declarations
+    (:func:`nextgen_ml.privacy.public.public_transforms`), never from statistics of the training records.
+    """
     load_plugins(cfg.get("plugins") or ())
-    return hydra.utils.instantiate(cfg.data, _convert_="all")
+    why = public_preprocessing_reason(cfg)
+    if why is None:
+        return hydra.utils.instantiate(cfg.data, _convert_="all")
+    from nextgen_ml.privacy.public import public_transforms
+
+    data = as_dict(cfg.data)
+    transforms = public_transforms(data["modalities"], data.get("transforms"), why)
+    return hydra.utils.instantiate(cfg.data, _convert_="all", transforms=transforms)
 
 
 def build_task(
@@ -96,6 +117,11 @@ def build_module(cfg: DictConfig, dm: CardioDataModule) -> MultimodalModule:
     """The LightningModule for a set-up datamodule (fills the config's task monitor from the label's kind)."""
     target = cfg.task.get("target")
     stats = dm.label_statistics(target) if target and "_target_" not in cfg.task else None
+    if stats is not None and (as_dict(cfg.get("privacy")) or {}).get("enabled", False):
+        from nextgen_ml.privacy.public import check_public_label_statistics
+
+        check_public_label_statistics("regression", target, as_dict(cfg.task.get("options")))
+        stats = None  # the declared loc/scale of task.options, never the training labels'
     task = build_task(cfg.task, dm.dictionary, stats)
     resolve_monitor(cfg, task)
     if stats is not None:  # the head's standardisation travels with the config (checkpoints, bundles)
