@@ -65,7 +65,7 @@ def build(name: str, variant: str, batch: int):
             task.loss(net(x), y).backward()
             opt.step()
         return step
-    config = DPConfig(grad_sample_mode=variant, noise_seed=0)
+    config = DPConfig(grad_sample_mode=variant)
     hooks, dp_opt = make_private_parts(net, opt, config, noise_multiplier=1.0, expected_batch_size=float(batch))
     params = [p for p in net.parameters() if p.requires_grad]
     objective = DPObjective(task, params, ghost=hooks if variant == "ghost" else None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -151,8 +151,6 @@ class CardioDataModule(pl.LightningDataModule):
         self.consent_report: Any = None
         self.store: RecordStore | None = None
         self._restored: dict[str, Any] | None = None
-        #: optional ``DataLoader -> DataLoader`` applied to the training loader (DP-SGD installs Poisson sampling)
-        self.train_loader_wrapper: Callable[[DataLoader], DataLoader] | None = None
 
     # ------------------------------------------------------------------ data preparation
     def prepare_data(self) -> None:
@@ -342,8 +340,8 @@ class CardioDataModule(pl.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        loader = self._loader("train", train=True)
-        return loader if self.train_loader_wrapper is None else self.train_loader_wrapper(loader)
+        # privacy=dp: the DPCallback swaps this for Poisson sampling for the duration of a fit
+        return self._loader("train", train=True)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", train=False)

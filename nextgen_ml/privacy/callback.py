@@ -3,9 +3,12 @@
 At ``setup`` it refuses settings that would falsify ε, and derives q, δ and σ; at ``on_fit_start`` it attaches
 Opacus's per-sample-gradient hooks to the module's net (no wrapping: state-dict keys stay those of the plain net,
 so checkpoints load into non-DP evaluation), swaps the optimizer for a ``DPOptimizer`` and installs the exact
-per-sample-sum objective; the datamodule's training loader becomes Opacus's Poisson ``DPDataLoader``. Every noisy
-step advances the accountant; training stops after the last step whose ε ≤ target; the accountant is saved in
-every checkpoint and restored on resume (same budget).
+per-sample-sum objective; the callback wraps the datamodule's training loader into Opacus's Poisson
+``DPDataLoader`` for the duration of the fit (the DataModule class knows nothing of DP). Noise and sampling draw
+from :class:`~nextgen_ml.privacy.randomness.DPRandomness` (OS entropy, reseeded every step; never the config's
+``seed``). Every noisy step advances the accountant; training stops after the last step whose ε ≤ target; the
+accountant is saved in every checkpoint and restored on resume (same budget). δ comes from a public bound on N
+(``privacy.n_bound``), so the report does not publish the training-set size.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from nextgen_ml.privacy.guards import check_trainer
 from nextgen_ml.privacy.loader import batch_size_of, dp_loader
 from nextgen_ml.privacy.losses import per_sample_loss_fn
 from nextgen_ml.privacy.objective import DPObjective
+from nextgen_ml.privacy.randomness import DPRandomness
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +40,9 @@ class DPCallback(pl.Callback):
     Args:
         config: the DP settings (see :class:`~nextgen_ml.privacy.config.DPConfig`).
 
-    Attributes after ``setup``: ``sample_rate`` (q), ``delta`` (δ), ``noise_multiplier`` (σ), ``n_train``,
-    ``planned`` (steps the noise is calibrated for); ``steps`` counts the noisy steps taken on this budget.
+    Attributes after ``setup``: ``sample_rate`` (q), ``delta`` (δ), ``n_bound`` (the public bound on N),
+    ``noise_multiplier`` (σ), ``n_train`` (private: never reported), ``planned`` (steps the noise is calibrated
+    for), ``randomness`` (the noise and sampling generators); ``steps`` counts the noisy steps on this budget.
     """
 
     def __init__(self, config: DPConfig | None = None) -> None:
@@ -47,6 +52,9 @@ class DPCallback(pl.Callback):
         self.delta: float | None = None
         self.noise_multiplier: float | None = None
         self.n_train = 0
+        self.n_bound = 0
+        self.randomness: DPRandomness | None = None
+        self._datamodule: Any = None
         self.planned = 0
         self.max_steps = 0
         self._fits = 0
@@ -86,6 +94,7 @@ class DPCallback(pl.Callback):
         self.n_train = len(dm.datasets["train"])
         batches = math.ceil(self.n_train / dm.batch_size)
         self.sample_rate = 1.0 / batches
+        self.n_bound = self.config.resolved_n_bound(self.n_train)
         self.delta = self.config.resolved_delta(self.n_train)
         epochs = self.config.epochs or trainer.max_epochs
         self.planned = planned_steps(batches, epochs, trainer.max_steps, trainer.limit_train_batches,
@@ -93,9 +102,9 @@ class DPCallback(pl.Callback):
         self.noise_multiplier = self.config.noise_multiplier or noise_for_budget(
             self.config.target_epsilon, self.delta, self.sample_rate, self.planned, self.config.accountant,
             self.config.epsilon_tolerance)
-        dm.train_loader_wrapper = self._wrap_loader
-        log.info("DP-SGD: N=%d q=%.5f δ=%.3g σ=%.4f over %d planned steps (target ε=%s, %s accountant)",
-                 self.n_train, self.sample_rate, self.delta, self.noise_multiplier, self.planned,
+        self._wrap_train_dataloader(dm)
+        log.info("DP-SGD: q=%.5f δ=%.3g (N <= %d) σ=%.4f over %d planned steps (target ε=%s, %s accountant)",
+                 self.sample_rate, self.delta, self.n_bound, self.noise_multiplier, self.planned,
                  self.config.target_epsilon, self.config.accountant)
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -103,10 +112,14 @@ class DPCallback(pl.Callback):
         if self._restored is not None:  # resuming (trainer.fit(ckpt_path=...)): continue the same budget
             self._continue_budget(self._restored)
             self._restored = None
+        # the noise is drawn on the parameters' device, known only now (the strategy moved the module after setup)
+        self.randomness = DPRandomness(pl_module.device, cfg.reproducible_noise, cfg.noise_seed)
         if len(trainer.strategy.optimizers) != 1:
             raise ValueError(f"privacy=dp supports one optimizer, got {len(trainer.strategy.optimizers)}")
         self._hooks, self._optimizer = make_private_parts(pl_module.net, trainer.strategy.optimizers[0], cfg,
-                                                          self.noise_multiplier, self.sample_rate * self.n_train)
+                                                          self.noise_multiplier, self.sample_rate * self.n_train,
+                                                          generator=self.randomness.noise,
+                                                          secure_mode=self.randomness.secure_mode)
         params = [p for p in pl_module.net.parameters() if p.requires_grad]
         self._optimizer.attach_step_hook(self._on_noisy_step)
         trainer.strategy.optimizers = [self._optimizer]
@@ -119,9 +132,24 @@ class DPCallback(pl.Callback):
             raise RuntimeError(f"privacy=dp: the budget ε={cfg.target_epsilon} is spent ({self.steps} steps, "
                                f"ε={self.epsilon():.3f}); the next step would exceed it")
 
+    def _wrap_train_dataloader(self, dm: pl.LightningDataModule) -> None:
+        """Make ``dm.train_dataloader()`` return the Poisson loader for this fit (undone in :meth:`_detach`).
+
+        Lightning requests the training loader through ``getattr(datamodule, "train_dataloader")`` after
+        ``on_fit_start`` (so the DP optimizer exists for ``max_physical_batch_size``); an instance attribute
+        shadows the class's method for this fit only, and the DataModule needs no DP-specific attribute.
+        """
+        plain = type(dm).train_dataloader.__get__(dm)
+
+        def poisson_loader() -> Any:
+            return self._wrap_loader(plain())
+
+        dm.train_dataloader = poisson_loader
+        self._datamodule = dm
+
     def _wrap_loader(self, loader: DataLoader) -> Any:
-        return dp_loader(loader, self.sample_rate, max_physical_batch_size=self.config.max_physical_batch_size,
-                         optimizer=self._optimizer)
+        return dp_loader(loader, self.sample_rate, generator=self.randomness.sampling,
+                         max_physical_batch_size=self.config.max_physical_batch_size, optimizer=self._optimizer)
 
     # ------------------------------------------------------------------ every step
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
@@ -135,6 +163,7 @@ class DPCallback(pl.Callback):
 
     def _on_noisy_step(self, optimizer: DPOptimizer) -> None:
         self.accountant.step(noise_multiplier=self.noise_multiplier, sample_rate=self.sample_rate)
+        self.randomness.reseed()  # the next batch's sampling and the next step's noise: fresh entropy
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
@@ -154,9 +183,9 @@ class DPCallback(pl.Callback):
             self._hooks = None
         if self._module is not None:
             self._module.train_objective = None
-            dm = self._module.trainer.datamodule if self._module._trainer is not None else None
-            if dm is not None:
-                dm.train_loader_wrapper = None
+        if self._datamodule is not None:
+            self._datamodule.__dict__.pop("train_dataloader", None)  # the class's plain loader again
+            self._datamodule = None
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._detach()

@@ -18,7 +18,9 @@ class DPConfig:
 
     Args:
         target_epsilon: the ε budget of the whole training run (> 0, finite; for ε = ∞ train with ``privacy=none``).
-        delta: δ; None = ``1 / (10 · N)`` with N the training-set size.
+        delta: δ; None = ``1 / (10 · n_bound)`` (never the exact training-set size, which it would publish).
+        n_bound: a declared public upper bound on the training-set size N (δ and nothing else use it); None =
+            N rounded up to a power of 10 (publishes only N's order of magnitude). A bound below N is refused.
         max_grad_norm: per-sample clipping bound C (total L2 norm over all parameters).
         accountant: ``"prv"`` (default, tight) or ``"rdp"``.
         grad_sample_mode: ``"hooks"``, ``"functorch"`` or ``"ghost"`` (Opacus ghost clipping).
@@ -29,7 +31,11 @@ class DPConfig:
         max_physical_batch_size: split Poisson (logical) batches into physical batches of at most this many rows
             (Opacus ``BatchMemoryManager``); None = no split.
         poisson_sampling: must stay True — ε is only valid for Poisson-sampled batches (False is refused).
-        noise_seed: seed of the noise generator (None = torch's global generator).
+        reproducible_noise: DEBUG ONLY. False (default): the noise and the Poisson sampling draw from generators
+            reseeded with fresh OS entropy (``secrets``) at every noisy step, independent of the public ``seed``;
+            True: both are seeded from ``noise_seed`` so two runs are bitwise identical, which lets anyone holding
+            the config replay training. Warned at set-up and recorded in privacy.json.
+        noise_seed: seed of the debug generators (``reproducible_noise=true`` only; None = 0); refused otherwise.
         epsilon_tolerance: precision of the σ search (ε(σ) ∈ [target - tol, target]).
     """
 
@@ -45,6 +51,8 @@ class DPConfig:
     poisson_sampling: bool = True
     noise_seed: int | None = None
     epsilon_tolerance: float = 0.01
+    n_bound: int | None = None
+    reproducible_noise: bool = False
 
     def __post_init__(self) -> None:
         if not (self.target_epsilon > 0 and math.isfinite(self.target_epsilon)):
@@ -74,8 +82,24 @@ class DPConfig:
             raise ValueError("privacy.poisson_sampling=false is refused: the reported ε assumes Poisson-sampled "
                              "batches; shuffled fixed-size batches would make it wrong")
 
-    def resolved_delta(self, n_train: int) -> float:
-        """δ for a training set of ``n_train`` records (the configured one, else ``1 / (10 · n_train)``)."""
+        if self.n_bound is not None and self.n_bound < 1:
+            raise ValueError(f"privacy.n_bound must be >= 1, got {self.n_bound}")
+        if self.noise_seed is not None and not self.reproducible_noise:
+            raise ValueError("privacy.noise_seed is only used with privacy.reproducible_noise=true (a debug mode: "
+                             "anyone with the seed can replay the noise); remove noise_seed for a private run")
+
+    def resolved_n_bound(self, n_train: int) -> int:
+        """The public bound on N: the declared ``n_bound``, else N rounded up to a power of 10."""
         if n_train < 1:
             raise ValueError(f"the training set is empty (n_train={n_train})")
-        return self.delta if self.delta is not None else 1.0 / (10 * n_train)
+        if self.n_bound is None:
+            return 10 ** math.ceil(math.log10(n_train)) if n_train > 1 else 1
+        if self.n_bound < n_train:
+            raise ValueError(f"privacy.n_bound={self.n_bound} is below the training-set size; declare a public "
+                             "upper bound (δ = 1/(10·n_bound) must not exceed 1/(10·N))")
+        return self.n_bound
+
+    def resolved_delta(self, n_train: int) -> float:
+        """δ for a training set of ``n_train`` records: the configured one, else ``1 / (10 · n_bound)``."""
+        n_bound = self.resolved_n_bound(n_train)
+        return self.delta if self.delta is not None else 1.0 / (10 * n_bound)

@@ -15,7 +15,8 @@ from nextgen_ml.privacy.config import DPConfig
 
 
 def make_private_parts(net: nn.Module, optimizer: torch.optim.Optimizer, config: DPConfig, noise_multiplier: float,
-                       expected_batch_size: float) -> tuple[Any, DPOptimizer]:
+                       expected_batch_size: float, generator: torch.Generator | None = None,
+                       secure_mode: bool = False) -> tuple[Any, DPOptimizer]:
     """Attach Opacus hooks to ``net`` and wrap ``optimizer`` for DP-SGD.
 
     Hooks run with ``loss_reduction="sum"`` (per-sample gradients of each record's own loss); the optimizer
@@ -25,9 +26,12 @@ def make_private_parts(net: nn.Module, optimizer: torch.optim.Optimizer, config:
     Args:
         net: the network (checked with :func:`~nextgen_ml.privacy.compat.assert_dp_compatible`).
         optimizer: the optimizer over ``net``'s parameters.
-        config: DP settings (mode, clipping, C, noise seed).
+        config: DP settings (mode, clipping, C).
         noise_multiplier: σ.
         expected_batch_size: q·N, the mean Poisson batch size.
+        generator: the noise generator (:class:`~nextgen_ml.privacy.randomness.DPRandomness`); None = torch's
+            global one (tests of the engine alone).
+        secure_mode: Opacus's floating-point-safe noise (sum of four Gaussians).
 
     Returns:
         ``(hooks, dp_optimizer)``; ``hooks.cleanup()`` detaches Opacus from ``net``.
@@ -41,13 +45,11 @@ def make_private_parts(net: nn.Module, optimizer: torch.optim.Optimizer, config:
     max_norm: float | list[float] = config.max_grad_norm
     if config.clipping == "per_layer":
         max_norm = [config.max_grad_norm / math.sqrt(len(params))] * len(params)
-    generator = None
-    if config.noise_seed is not None:
-        generator = torch.Generator(device=params[0].device).manual_seed(config.noise_seed)
     optim_cls = get_optimizer_class(clipping=config.clipping, distributed=False,
                                     grad_sample_mode=config.grad_sample_mode)
     dp_optimizer = optim_cls(optimizer, noise_multiplier=noise_multiplier, max_grad_norm=max_norm,
-                             expected_batch_size=expected_batch_size, loss_reduction="mean", generator=generator)
+                             expected_batch_size=expected_batch_size, loss_reduction="mean", generator=generator,
+                             secure_mode=secure_mode)
     return hooks, dp_optimizer
 
 

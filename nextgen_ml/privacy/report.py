@@ -9,6 +9,7 @@ from pathlib import Path
 import lightning.pytorch as pl
 
 from nextgen_ml.privacy.callback import DPCallback
+from nextgen_ml.privacy.randomness import REPRODUCIBLE_WARNING
 
 
 def find_dp_callback(trainer: pl.Trainer) -> DPCallback | None:
@@ -26,7 +27,10 @@ def write_privacy_report(trainer: pl.Trainer, out_dir: Path) -> dict[str, float]
     if dp is None or dp.sample_rate is None:
         return {}
     metrics = dp.metrics()
-    report = {**metrics, "accountant": dp.config.accountant, "n_train": dp.n_train, "planned_steps": dp.planned,
-              "config": asdict(dp.config)}
+    # the exact training-set size is not published: δ comes from the public bound n_bound
+    report = {**metrics, "accountant": dp.config.accountant, "n_bound": dp.n_bound, "planned_steps": dp.planned,
+              "reproducible_noise": dp.config.reproducible_noise, "config": asdict(dp.config)}
+    if dp.config.reproducible_noise:
+        report["WARNING"] = REPRODUCIBLE_WARNING
     (Path(out_dir) / "privacy.json").write_text(json.dumps(report, indent=2))
     return metrics

@@ -18,6 +18,7 @@ FED = [
     "federated.min_fit_clients=3",
     "federated.min_available_clients=3",
     "privacy.accountant=rdp",
+    "privacy.reproducible_noise=true",
     "privacy.noise_seed=0",
     "plots=false",
 ]

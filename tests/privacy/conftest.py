@@ -10,8 +10,9 @@ from omegaconf import DictConfig, open_dict
 
 from tests.training.conftest import TINY, compose_cfg
 
-#: tiny DP overrides: RDP (fast to evaluate) and a fixed noise seed
-DP = ["privacy=dp", "privacy.accountant=rdp", "privacy.noise_seed=0", "plots=false", "audit_log=null"]
+#: tiny DP overrides: RDP (fast to evaluate) and the debug mode's fixed noise seed (reproducible tests)
+DP = ["privacy=dp", "privacy.accountant=rdp", "privacy.reproducible_noise=true", "privacy.noise_seed=0",
+      "plots=false", "audit_log=null"]
 
 
 @pytest.fixture

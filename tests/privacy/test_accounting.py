@@ -60,6 +60,17 @@ def test_planned_steps_follows_the_trainer_limits():
         planned_steps(7, None)
 
 
-def test_default_delta_is_below_one_over_n():
-    assert DPConfig().resolved_delta(500) == pytest.approx(1 / 5000)
+def test_default_delta_comes_from_a_public_bound_not_the_exact_n():
+    # N is rounded up to a power of 10: every N in (100, 1000] gives the same δ, and δ <= 1/(10·N)
+    assert {DPConfig().resolved_delta(n) for n in (101, 500, 1000)} == {1e-4}
+    assert all(DPConfig().resolved_delta(n) <= 1 / (10 * n) for n in (1, 7, 10, 11, 999, 1001))
+    assert DPConfig(n_bound=5000).resolved_delta(500) == pytest.approx(1 / 50_000)
     assert DPConfig(delta=1e-6).resolved_delta(500) == 1e-6
+    with pytest.raises(ValueError, match="n_bound=400 is below"):
+        DPConfig(n_bound=400).resolved_delta(500)
+
+
+def test_a_noise_seed_outside_the_debug_mode_is_refused():
+    with pytest.raises(ValueError, match="reproducible_noise"):
+        DPConfig(noise_seed=0)
+    assert DPConfig(noise_seed=0, reproducible_noise=True).noise_seed == 0
