@@ -30,6 +30,7 @@ CONFIGS: dict[str, tuple[str, dict]] = {
     "weighted_decision_static": ("weighted_decision", {"confidence": False, "hidden_dims": (8,)}),
     "subspace": ("subspace", {"latent_dim": 4, "hidden_dims": (8,)}),
     "graph": ("graph", {"num_heads": 2, "bank_size": 16}),
+    "graph_tabular": ("graph", {"num_heads": 2, "bank_size": 16, "similarity": "tabular"}),
     "film": ("film", {}),
     "film_tabular": ("film", {"conditioner": "tabular"}),
 }

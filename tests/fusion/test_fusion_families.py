@@ -163,7 +163,7 @@ def test_graph_test_patients_attend_to_training_patients_only() -> None:
     nodes, present = fusion.nodes(train_feats, train_mask)
     newest = nodes[present.any(1)][-8:].detach()  # FIFO: the bank holds the newest 8 training patients
     order = (int(fusion.memory.count) - 8 + torch.arange(8)) % 8
-    torch.testing.assert_close(fusion.memory.entries()[order], newest)
+    torch.testing.assert_close(fusion.memory.entries()[0][order], newest)
     fusion.eval()
     with_graph = fusion(test_feats, test_mask)
     assert not torch.allclose(with_graph, empty)  # the training graph shapes test outputs
@@ -172,11 +172,32 @@ def test_graph_test_patients_attend_to_training_patients_only() -> None:
     torch.testing.assert_close(alone[0], with_graph[0])
 
 
+def test_graph_built_from_one_modality() -> None:
+    torch.manual_seed(0)
+    fusion = create_fusion("graph", in_dims=IN_DIMS, embed_dim=EMBED, num_heads=2, bank_size=32, similarity="tabular")
+    test_feats, test_mask = graph_batch(8, 12)
+    fusion.eval()
+    empty = fusion(test_feats, test_mask)
+    fusion.train()
+    train_feats, train_mask = graph_batch(9, 24)
+    fusion(train_feats, train_mask)
+    valid = fusion.memory.entries()[2]
+    written = torch.stack(list(train_mask.values()), 1).any(1)
+    assert torch.equal(valid, train_mask["tabular"][written])  # patients without tabular are no one's neighbour
+    fusion.eval()
+    with_graph = fusion(test_feats, test_mask)
+    has = test_mask["tabular"]
+    assert not torch.allclose(with_graph[has], empty[has])  # rows with tabular meet their training neighbours
+    torch.testing.assert_close(with_graph[~has], empty[~has])  # rows without it have no neighbours
+    with pytest.raises(ValueError, match="similarity"):
+        create_fusion("graph", in_dims=IN_DIMS, similarity="text")
+
+
 def test_graph_bank_is_in_the_state_dict() -> None:
     fusion = create_fusion("graph", in_dims=IN_DIMS, embed_dim=EMBED, num_heads=2, bank_size=8)
     fusion(*graph_batch(6, 4))
     state = fusion.state_dict()
-    assert {"memory.bank", "memory.count", "memory.ptr"} <= set(state)
+    assert {"memory.bank", "memory.sims", "memory.valid", "memory.count", "memory.ptr"} <= set(state)
     clone = create_fusion("graph", in_dims=IN_DIMS, embed_dim=EMBED, num_heads=2, bank_size=8)
     clone.load_state_dict(state)
     feats, mask = graph_batch(7, 3)
