@@ -8,6 +8,8 @@ from typing import Any
 
 #: strategies :func:`nextgen_ml.federated.server.build_strategy` knows.
 STRATEGIES: tuple[str, ...] = ("fedavg", "fedprox")
+#: where the shared preprocessing comes from (``federated.preprocessing``).
+PREPROCESSING: tuple[str, ...] = ("public", "reference_site")
 
 
 @dataclass(frozen=True)
@@ -26,8 +28,13 @@ class FederatedConfig:
         min_available_clients: sites that must be connected before a round starts.
         sites: site names in partition order (SuperNode ``partition-id`` i = ``sites[i]``); empty = every site of
             the store, sorted.
-        reference_site: the site whose training records fit the shared preprocessing (tokenizer vocabulary,
-            tabular statistics) that every site then applies; None = ``sites[0]``.
+        preprocessing: ``"public"`` (default): the shared preprocessing comes from public declarations (declared
+            tabular ranges, the public MiniLM tokenizer, declared wearable scales; see
+            :mod:`nextgen_ml.privacy.public`) and carries no site's data; ``"reference_site"``: fitted on the
+            reference site's training records and shipped to every site (their statistics and vocabulary leave
+            that site; refused under ``privacy=dp``, where preprocessing is always public).
+        reference_site: with ``preprocessing="reference_site"``, the site whose training records fit the shared
+            preprocessing; None = ``sites[0]``.
         secure_aggregation: use Flower's SecAgg+ (the server only ever sees the sum of the sites' updates).
         secagg_num_shares: SecAgg+ shares per secret (int, or a fraction of the sampled sites).
         secagg_reconstruction_threshold: SecAgg+ shares needed to reconstruct (int or fraction).
@@ -47,6 +54,7 @@ class FederatedConfig:
     min_available_clients: int = 2
     sites: tuple[str, ...] = ()
     reference_site: str | None = None
+    preprocessing: str = "public"
     secure_aggregation: bool = False
     secagg_num_shares: float = 1.0
     secagg_reconstruction_threshold: float = 0.67
@@ -60,6 +68,8 @@ class FederatedConfig:
             raise ValueError(f"federated.rounds must be >= 1, got {self.rounds}")
         if self.local_epochs < 1:
             raise ValueError(f"federated.local_epochs must be >= 1, got {self.local_epochs}")
+        if self.preprocessing not in PREPROCESSING:
+            raise ValueError(f"federated.preprocessing must be one of {PREPROCESSING}, got {self.preprocessing!r}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"federated.strategy must be one of {STRATEGIES}, got {self.strategy!r}")
         if self.proximal_mu < 0 or (self.strategy == "fedprox" and self.proximal_mu <= 0):

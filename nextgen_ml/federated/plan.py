@@ -2,8 +2,11 @@
 the shared preprocessing — saved as one JSON file that ships with the Flower app.
 
 The plan holds no record data: patient ids map to a split name (a site only looks up its own patients) and the
-preprocessing state is aggregate (tabular means/standard deviations, the note tokenizer's vocabulary, image
-geometry), fitted at the reference site on its own training records.
+preprocessing state comes from public declarations by default (``federated.preprocessing=public``: declared
+tabular ranges, the public MiniLM tokenizer, declared wearable scales and image geometry; see
+:mod:`nextgen_ml.privacy.public`), so no site's statistics or vocabulary reach another site. The opt-in
+``federated.preprocessing=reference_site`` fits them at the reference site on its own training records and ships
+them to every site (docs/federated.md lists what then leaves that site).
 """
 
 from __future__ import annotations
@@ -32,14 +35,16 @@ class FederatedPlan:
     Args:
         sites: site names in partition order (``partition-id`` i trains ``sites[i]``).
         split: patient id → ``"train"``, ``"val"`` or ``"test"``.
-        transforms: fitted transform state per modality (``CardioDataModule.state_dict()["transforms"]``).
-        reference_site: the site that fitted ``transforms``.
+        transforms: transform state per modality (``CardioDataModule.state_dict()["transforms"]``).
+        reference_site: the site that set up ``transforms`` (with public preprocessing it read no data there).
+        preprocessing: ``"public"`` (declarations only) or ``"reference_site"`` (fitted on that site's records).
     """
 
     sites: tuple[str, ...]
     split: dict[str, str]
     transforms: dict[str, Any]
     reference_site: str
+    preprocessing: str = "reference_site"
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -50,7 +55,8 @@ class FederatedPlan:
     @classmethod
     def load(cls, path: str | Path) -> FederatedPlan:
         raw = json.loads(Path(path).read_text())
-        return cls(tuple(raw["sites"]), dict(raw["split"]), dict(raw["transforms"]), raw["reference_site"])
+        return cls(tuple(raw["sites"]), dict(raw["split"]), dict(raw["transforms"]), raw["reference_site"],
+                   raw.get("preprocessing", "reference_site"))  # plans from before public preprocessing
 
     def site(self, partition_id: int) -> str:
         """The site that SuperNode ``partition_id`` serves."""
@@ -74,8 +80,13 @@ def split_indices_for(patient_ids: Sequence[str], split: Mapping[str, str], wher
     return {name: np.flatnonzero(names == name) for name in SPLITS}
 
 
-def make_plan(pooled: CardioDataModule, sites: Sequence[str] = (), reference_site: str | None = None) -> FederatedPlan:
-    """The plan for a (set-up) pooled datamodule: its split, and preprocessing fitted at the reference site.
+def make_plan(pooled: CardioDataModule, sites: Sequence[str] = (), reference_site: str | None = None,
+              preprocessing: str = "public") -> FederatedPlan:
+    """The plan for a (set-up) pooled datamodule: its split, and the shared preprocessing.
+
+    With ``preprocessing="public"`` the pooled datamodule must have been built with public transforms
+    (:func:`nextgen_ml.training.factory.build_datamodule` does so for federated runs): the transforms then read
+    nothing at the reference site, and the plan carries declarations only.
 
     The split is exactly the one a pooled ``train.py`` run with the same data config makes, so federated,
     pooled and single-site runs are tested on the same patients.
@@ -84,7 +95,13 @@ def make_plan(pooled: CardioDataModule, sites: Sequence[str] = (), reference_sit
         pooled: the datamodule over every site (consent filter included), after ``setup()``.
         sites: site names in partition order; empty = every site of the store, sorted.
         reference_site: the site whose training records fit the shared transforms (default ``sites[0]``).
+        preprocessing: ``"public"`` or ``"reference_site"`` (see :class:`FederatedPlan`).
+
+    Raises:
+        ValueError: ``preprocessing="public"`` but a transform of ``pooled`` fits statistics on records.
     """
+    if preprocessing == "public":
+        _check_public(pooled)
     store = pooled.store
     if store is None:
         raise RuntimeError("make_plan needs a set-up datamodule (call setup() first)")
@@ -100,8 +117,23 @@ def make_plan(pooled: CardioDataModule, sites: Sequence[str] = (), reference_sit
     split = {pids[i]: name for name, idx in pooled.split_indices.items() for i in idx.tolist()}
     ref = site_datamodule(pooled, reference, split, transforms=None)
     ref.setup()
-    log.info("federated plan: %d sites, preprocessing fitted at %s", len(sites), reference)
-    return FederatedPlan(sites, split, ref.state_dict()["transforms"], reference)
+    log.info("federated plan: %d sites, %s preprocessing (set up at %s)", len(sites), preprocessing, reference)
+    return FederatedPlan(sites, split, ref.state_dict()["transforms"], reference, preprocessing)
+
+
+def _check_public(pooled: CardioDataModule) -> None:
+    """Refuse a plan said to be public whose transforms would fit on a site's records."""
+    from nextgen_ml.privacy.public import public_transforms
+
+    expected = public_transforms(pooled.modalities, pooled.transform_kwargs, why="federated")
+    def same(m: str) -> bool:  # tuples and lists alike (Hydra turns tuples into lists)
+        return json.dumps(expected[m], sort_keys=True) == json.dumps(pooled.transform_kwargs[m], sort_keys=True)
+
+    differing = sorted(m for m in pooled.modalities if not same(m))
+    if differing:
+        raise ValueError(f"federated.preprocessing=public: the transforms of {differing} would be fitted on the "
+                         "reference site's records; build the datamodule with "
+                         "nextgen_ml.training.factory.build_datamodule (public transforms)")
 
 
 def site_datamodule(template: CardioDataModule, site: str | None, split: Mapping[str, str],

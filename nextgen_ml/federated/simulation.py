@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from nextgen_ml.federated.plan import PLAN_FILE, make_plan
 from nextgen_ml.federated.site_config import federated_config
-from nextgen_ml.training.factory import build_datamodule
+from nextgen_ml.training.factory import build_datamodule, public_preprocessing_reason
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,11 @@ def backend_config(num_cpus: int, client_num_cpus: float) -> dict:
         "init_args": {"num_cpus": num_cpus, "include_dashboard": False, "logging_level": logging.ERROR,
                       "log_to_driver": False},
     }
+
+
+def plan_preprocessing(cfg: DictConfig) -> str:
+    """``"public"`` or ``"reference_site"``: privacy=dp makes it public whatever ``federated.preprocessing`` says."""
+    return "public" if public_preprocessing_reason(cfg) else "reference_site"
 
 
 def prepare_run(cfg: DictConfig) -> tuple[Path, Path, Path]:
@@ -41,7 +46,7 @@ def prepare_run(cfg: DictConfig) -> tuple[Path, Path, Path]:
     pooled = build_datamodule(cfg)
     pooled.prepare_data()  # generates the synthetic cohort on first use, like train.py
     pooled.setup()
-    plan = make_plan(pooled, fed.sites, fed.reference_site)
+    plan = make_plan(pooled, fed.sites, fed.reference_site, plan_preprocessing(cfg))
     return out_dir, config_path, plan.save(out_dir / PLAN_FILE)
 
 

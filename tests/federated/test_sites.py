@@ -14,6 +14,7 @@ from nextgen_ml.data.store import RecordStore
 from nextgen_ml.federated.client import SiteClient
 from nextgen_ml.federated.parameters import parameter_keys
 from nextgen_ml.federated.plan import make_plan, site_datamodule
+from nextgen_ml.federated.simulation import plan_preprocessing
 from nextgen_ml.governance.consent_filter import ConsentError
 from nextgen_ml.governance.duo import ConsentCodes, ResearchPurpose, permits
 from nextgen_ml.training.factory import build_datamodule
@@ -25,7 +26,7 @@ SITES = ("site_a", "site_b", "site_c")
 def _plan(cfg):  # noqa: ANN001, ANN202
     pooled = build_datamodule(cfg)
     pooled.setup()
-    return pooled, make_plan(pooled)
+    return pooled, make_plan(pooled, preprocessing=plan_preprocessing(cfg))
 
 
 def _batch_records(dm, field: str) -> list[str]:  # noqa: ANN001
@@ -41,19 +42,31 @@ def _batch_records(dm, field: str) -> list[str]:  # noqa: ANN001
     return out
 
 
-def test_plan_reproduces_the_pooled_split_and_fits_preprocessing_at_the_reference_site(make_fed_cfg) -> None:
+def test_plan_reproduces_the_pooled_split_and_ships_only_public_preprocessing(make_fed_cfg) -> None:
     pooled, plan = _plan(make_fed_cfg())
-    assert plan.sites == SITES and plan.reference_site == "site_a"
+    assert plan.sites == SITES and plan.reference_site == "site_a" and plan.preprocessing == "public"
     pids = pooled.store.column("patient_id").to_pylist()
     for name, idx in pooled.split_indices.items():
         assert {pids[i] for i in idx} == {p for p, s in plan.split.items() if s == name}
+    # issue 17: no site's statistics or vocabulary travel; the plan is the same whichever site sets it up
+    other = make_plan(pooled, reference_site="site_c")
+    assert other.transforms == plan.transforms
+    assert plan.transforms["tabular"]["statistics"] == "declared"
+    assert plan.site(2) == "site_c"
+    with pytest.raises(ValueError, match="partition-id 3"):
+        plan.site(3)
+
+
+def test_reference_site_preprocessing_is_an_explicit_opt_in_that_fits_at_that_site(make_fed_cfg) -> None:
+    cfg = make_fed_cfg(["privacy.enabled=false", "federated.preprocessing=reference_site"])
+    pooled, plan = _plan(cfg)
+    assert plan.preprocessing == "reference_site"
     ref = site_datamodule(pooled, "site_a", plan.split, None)
     ref.setup()
     assert ref.state_dict()["transforms"]["tabular"] == plan.transforms["tabular"]
     assert plan.transforms["tabular"] != pooled.state_dict()["transforms"]["tabular"]  # not the pooled statistics
-    assert plan.site(2) == "site_c"
-    with pytest.raises(ValueError, match="partition-id 3"):
-        plan.site(3)
+    with pytest.raises(ValueError, match="would be fitted on the reference site's records"):
+        make_plan(pooled, preprocessing="public")
 
 
 def test_a_client_only_reads_its_own_sites_records_with_the_shared_preprocessing(make_fed_cfg) -> None:
