@@ -101,8 +101,8 @@ def code_version() -> dict[str, str | None]:
 def dataset_identity(store_path: str | os.PathLike | list[Any]) -> dict[str, Any]:
     """Identity of a store: path, record schema version and sha256 of its ``_metadata.json`` (a list of stores
     read as one dataset: ``{"stores": [identity, ...]}``)."""
-    if isinstance(store_path, (list, tuple)):
-        return {"stores": [dataset_identity(p) for p in store_path]}
+    if not isinstance(store_path, (str, os.PathLike)):  # a list (or ListConfig) of stores
+        return {"stores": [dataset_identity(str(p)) for p in store_path]}
     path = Path(store_path)
     raw = (path / METADATA_FILE).read_bytes()
     return {

@@ -210,12 +210,30 @@ def _add_genotype(builder: _PatientBuilder, entry: PatientEntry, cohort: _Cohort
         builder.quarantine("<genotypes>", "vcf", f"sample of patient #{entry.index} is in no listed VCF", "vcf_sample")
 
 
+def _report_unlisted(cohort: _Cohort, patients: Sequence[PatientEntry], report: IngestReport) -> None:
+    """CSV rows of patients the manifest does not list are not ingested: one warning per CSV names their rows."""
+    listed = {p.id for p in patients}
+    for uri, result in cohort.csv:
+        if isinstance(result, IngestError):
+            continue
+        rows = sorted(c.metadata["row"] for pid, c in result.tabular.items() if pid not in listed)
+        if rows:
+            shown = ", ".join(map(str, rows[:10])) + (" ..." if len(rows) > 10 else "")
+            reason = f"{len(rows)} row(s) of patients the manifest does not list were not ingested (rows {shown})"
+            report.add_warning(FileOutcome("<unlisted>", uri, "csv", "warning", "<rows>", reason))
+
+
 def all_patients(manifest: Manifest) -> list[PatientEntry]:
-    """The manifest's patients, then the patients of its clinical CSVs that it does not list (no files)."""
+    """The manifest's patients; a manifest that lists none (a CSV-only cohort) takes its CSVs' rows as patients.
+
+    When patients are listed, CSV rows of unlisted patients are not ingested (the pipeline reports them).
+    """
     from nextgen_ml.ingest.csv_clinical import csv_patient_ids
 
     patients = list(manifest.patients)
-    known = {p.id for p in patients}
+    if patients:
+        return patients
+    known: set[str] = set()
     for source in manifest.csvs:
         for pid in csv_patient_ids(source):
             if pid not in known:
@@ -305,6 +323,7 @@ def ingest(
             tmp, panel=panel, format=opts.store_format, extra_metadata=meta, dictionary=manifest.dictionary
         )
         patients = all_patients(manifest)
+        _report_unlisted(cohort, patients, report)
         bar = tqdm(total=len(patients), desc="ingest", unit="patient", disable=not progress)
         for chunk in _chunks(patients, opts.chunk_size):
             decoded = decoder.map([(readers[src.format], src) for p in chunk for src in p.files])  # lazy, in order

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from nextgen_ml.data.catalogue import SYNTHETIC_DICTIONARY
 from nextgen_ml.data.schema import TABULAR_VARIABLES
 from nextgen_ml.data.validate import validate_record
 from nextgen_ml.ingest.csv_clinical import read_clinical_csv
@@ -80,15 +81,18 @@ def test_csv_column_map(tmp_path):
             "dm": {"variable": "diabetes", "values": {"Y": "yes", "N": "no"}},
         },
     )
-    rows, errors = read_clinical_csv(source)
+    result = read_clinical_csv(source, SYNTHETIC_DICTIONARY)
+    rows = result.tabular
     a1 = rows["A1"].value
     assert a1["sex"] == "female" and a1["age"] == 70 and a1["diabetes"] == "yes"
     assert a1["ldl"] == pytest.approx(2.586) and a1["hba1c"] == pytest.approx(6.543, abs=1e-3)
-    assert a1["statin"] is None  # a CSV without the column says nothing about statins
-    assert rows["A2"].value["ldl"] is None and rows["A2"].value["age"] == 51
-    assert "A3" in errors and errors["A3"].field == "row 4.ldl_mg"
+    assert a1.get("statin") is None  # a CSV without the column says nothing about statins
+    assert rows["A2"].value.get("ldl") is None and rows["A2"].value["age"] == 51
+    # a value that is not a number becomes null and is reported; the patient is kept
+    assert rows["A3"].value["ldl"] is None and not result.errors
+    assert [(i.patient, i.where, i.value) for i in result.issues] == [("A3", "row 4.ldl_mg", "abc")]
     with pytest.raises(IngestError, match="missing_col"):
-        read_clinical_csv(CsvSource(csv, "mrn", {"missing_col": {"variable": "ldl"}}))
+        read_clinical_csv(CsvSource(csv, "mrn", {"missing_col": {"variable": "ldl"}}), SYNTHETIC_DICTIONARY)
 
 
 @pytest.mark.parametrize(

@@ -112,14 +112,18 @@ def test_ingest_end_to_end(cohort_dir, tmp_path):
     counts = report.counts()
     assert counts["files_in"] == counts["files_ingested"] + counts["files_quarantined"]
     assert counts["patients_in"] == 7 == counts["records_written"] + counts["patients_quarantined"]
-    assert counts["records_written"] == 4 and counts["patients_quarantined"] == 3
+    assert counts["records_written"] == 5 and counts["patients_quarantined"] == 2
     status = {p.index: p for p in report.patients}
     assert status[0].modalities == ["ecg", "genotype", "image", "tabular", "text"]
     assert status[1].modalities == ["ecg", "genotype", "image", "tabular"]
     assert status[2].status == "written" and status[2].modalities == ["tabular"]  # both files quarantined
     assert status[3].status == "quarantined" and status[3].field == "<record>"
     assert status[4].status == "quarantined" and status[4].field == "labels.diagnosis"
-    assert status[6].status == "quarantined" and status[6].field == "tabular.ldl"  # 900 mg/dL is implausible
+    # 900 mg/dL is implausible: the value becomes null and is reported, the patient is kept
+    assert status[6].status == "written"
+    ldl = [w for w in report.warnings if w.patient == status[6].patient and w.field.endswith(".ldl_mgdl")]
+    assert len(ldl) == 1 and "outside the plausible range" in ldl[0].reason
+    assert any(w.patient == "<unlisted>" and "1 row(s)" in w.reason for w in report.warnings)  # MRN-999
     reasons = {(f.path, f.field): f.reason for f in report.files if f.status == "quarantined"}
     assert any(path == "ecg/p3_truncated.dcm" for path, _ in reasons)
     assert any(path == "echo/p3_garbage.dcm" for path, _ in reasons)
@@ -130,7 +134,7 @@ def test_ingest_end_to_end(cohort_dir, tmp_path):
     written = json.loads((out / REPORT_FILE).read_text())
     assert written["counts"] == counts
     store = RecordStore(out)
-    assert len(store) == 4 and store.panel is not None and len(store.panel) == 8
+    assert len(store) == 5 and store.panel is not None and len(store.panel) == 8
     assert store.metadata["ingest"]["manifest_sha256"] == report.manifest_sha256
     rows = {store.row(i)["patient_id"]: store.row(i) for i in range(len(store))}
     pseudo = Pseudonymiser(TEST_KEY)
