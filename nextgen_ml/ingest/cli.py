@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 HELP = "Ingest DICOM / DICOM-ECG / WFDB / NIfTI / VCF / FHIR / CSV files listed in a YAML manifest into a store."
 
@@ -42,12 +43,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="add the records to the existing store at --out (same data dictionary) instead of replacing it",
     )
     parser.add_argument(
+        "--audit-log", default=None,
+        help="hash-chained audit log for the start and end entries (default: audit.jsonl next to --out)",
+    )
+    parser.add_argument(
         "--traceback", "--debug", action="store_true", dest="traceback", help="show the traceback of an error"
     )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the ingest; prints the summary table; returns the exit status."""
+    from nextgen_ml.ingest.audit import default_log, ingest_end, ingest_start
     from nextgen_ml.ingest.manifest import load_manifest
     from nextgen_ml.ingest.pipeline import ingest, with_options
     from nextgen_ml.ingest.report import REPORT_FILE, QuarantineAbort
@@ -63,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
             chunk_size=args.chunk_size,
             workers=args.workers,
         )
+        audit_log = Path(args.audit_log) if args.audit_log else default_log(args.out)
+        start = ingest_start(audit_log, manifest, args.out, args.append)  # a broken log stops before any read
         report = ingest(
             manifest,
             args.out,
@@ -86,7 +94,9 @@ def run(args: argparse.Namespace) -> int:
             raise
         print(f"nextgen-ml ingest: {type(err).__name__}: {err} (run with --traceback for details)", file=sys.stderr)
         return 3
+    ingest_end(audit_log, start, report)
     print(report.summary())
     print(f"report: {args.out}/{REPORT_FILE}")
+    print(f"audit: {audit_log} (start and end entries)")
     counts = report.counts()
     return 1 if args.strict and (counts["files_quarantined"] or counts["patients_quarantined"]) else 0

@@ -199,3 +199,14 @@ def test_appending_a_different_dictionary_is_refused(tmp_path, tiny_store):
     with pytest.raises(StoreError, match="dictionary differs"):
         StoreWriter(tiny_store, dictionary=d, append=True)
     assert np.isfinite(len(RecordStore(tiny_store, columns=["patient_id"])))
+
+
+def test_ingest_writes_a_verified_start_and_end_audit_entry(hospital):
+    from nextgen_ml.governance.audit import AuditLog
+
+    log = AuditLog(hospital.parent / "audit.jsonl")
+    assert log.verify() == 2
+    start, end = log.entries()
+    assert (start["kind"], start["phase"], end["phase"]) == ("ingest", "start", "end")
+    assert end["details"]["start_hash"] == start["hash"] and end["counts"]["records_written"] == 240
+    assert start["details"]["dictionary"] == RecordStore(hospital, columns=["patient_id"]).dictionary.fingerprint()
