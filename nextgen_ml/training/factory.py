@@ -11,9 +11,9 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from nextgen_ml.data.datamodule import CardioDataModule
 from nextgen_ml.data.dictionary import DataDictionary
-from nextgen_ml.modalities import load_plugins, modality_spec
-from nextgen_ml.models.builder import build_multimodal_net
+from nextgen_ml.modalities import load_plugins
 from nextgen_ml.models.multimodal import MultimodalNet
+from nextgen_ml.models.spec import ModelSpec
 from nextgen_ml.tasks.module import MultimodalModule
 from nextgen_ml.tasks.tasks import task_for_label
 
@@ -97,20 +97,9 @@ def build_net(
     modality_specs: Mapping[str, Mapping[str, Any]],
     num_outputs: int,
 ) -> MultimodalNet:
-    """``MultimodalNet`` for ``modalities`` from the ``model`` config node (encoders per modality + fusion)."""
-    model = as_dict(model_cfg)
-    encoders_cfg = dict(model.get("encoder") or {})
-    # a modality the config names no encoder for gets its spec's default encoder (plugins need no config file)
-    encoders = {m: encoders_cfg.get(m) or modality_spec(m).default_encoder for m in modalities}
-    return build_multimodal_net(
-        encoders=encoders,
-        fusion=model["fusion"],
-        num_outputs=num_outputs,
-        embed_dim=model.get("embed_dim", 128),
-        modality_specs=modality_specs,
-        head_hidden=tuple(model.get("head_hidden", ())),
-        dropout=model.get("dropout", 0.0),
-    )
+    """``MultimodalNet`` for ``modalities`` from the ``model`` config node, through :class:`ModelSpec` (the typed
+    builder the benchmark and bundles share)."""
+    return ModelSpec.from_config(as_dict(model_cfg)).build(modalities, modality_specs, num_outputs)
 
 
 def build_module(cfg: DictConfig, dm: CardioDataModule) -> MultimodalModule:

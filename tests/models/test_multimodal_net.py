@@ -100,3 +100,16 @@ def test_net_input_errors() -> None:
     absent = {m: torch.zeros(4, dtype=torch.bool) for m in IN}
     with pytest.raises(ValueError, match=r"no row of this batch has any of the modalities \['ecg', 'image', 'tabu"):
         net({}, absent)
+
+
+def test_model_spec_is_the_typed_builder_of_config_nodes():
+    from nextgen_ml.models import ModelSpec
+
+    node = {"encoder": {"tabular": "tabular_mlp"}, "fusion": "concat", "embed_dim": 16, "head_hidden": [8],
+            "dropout": 0.1}
+    spec = ModelSpec.from_config(node)
+    assert spec == ModelSpec({"tabular": "tabular_mlp"}, "concat", 16, (8,), 0.1)
+    # a modality the spec names no encoder for gets its modality's default encoder
+    net = spec.build(["tabular", "genomics"], {"tabular": {"cardinalities": [0, 3]},
+                                               "genomics": {"n_variants": 4, "gene_index": [0, 0, 1, 1]}}, 2)
+    assert set(net.encoders) == {"genomics", "tabular"} and net.head(torch.zeros(1, net.fusion.out_dim)).shape == (1, 2)
