@@ -98,8 +98,7 @@ SYNTHETIC_DICTIONARY: DataDictionary = DataDictionary(
     labels={
         lab.name: lab
         for lab in (
-            Label(name="mace", kind="binary", code="SNOMED:1290364002",
-                  description="Major adverse cardiac event within follow-up"),
+            Label(name="mace", kind="binary", description="Major adverse cardiac event within follow-up"),
             Label(name="diagnosis", kind="multiclass", classes=DIAGNOSIS_CLASSES,
                   description="Primary cardiac diagnosis"),
             Label(name="findings", kind="multilabel", classes=FINDING_CLASSES, description="Cardiac findings"),

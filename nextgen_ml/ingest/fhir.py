@@ -21,7 +21,9 @@ from nextgen_ml.ingest.clinical import (
     medication_classes,
     normalise_sex,
 )
+from nextgen_ml.data.dictionary import DataDictionary
 from nextgen_ml.ingest.deid import Pseudonymiser, sha256_files, year_of
+from nextgen_ml.ingest.fhir_declared import declared_values
 from nextgen_ml.ingest.errors import IngestError
 from nextgen_ml.ingest.json_guard import load_json
 from nextgen_ml.ingest.phi import scrub_note
@@ -105,7 +107,8 @@ def read_fhir_bundle(
     absent_means_no: bool = True,
     max_bytes: int = 64 << 20,
     max_depth: int = 64,
-) -> tuple[Converted, Converted | None]:
+    dictionary: DataDictionary | None = None,
+) -> tuple[Converted, Converted | None] | tuple[Converted, Converted | None, Converted | None]:
     """Convert a FHIR R4 Bundle of one patient into ``tabular`` (and ``text`` when it holds notes).
 
     Args:
@@ -115,9 +118,11 @@ def read_fhir_bundle(
         absent_means_no: conditions/medications absent from the bundle count as ``"no"``.
         max_bytes: larger files are refused before parsing.
         max_depth: JSON nested deeper is refused before parsing (no ``RecursionError``).
+        dictionary: the store's data dictionary: its coded variables and labels are read too
+            (:mod:`nextgen_ml.ingest.fhir_declared`); None reads the catalogue's variables only.
 
     Returns:
-        ``(tabular, text or None)``.
+        ``(tabular, text or None)``, and with a ``dictionary`` a third item: the ``labels`` read (or None).
     """
     from fhir.resources.R4B.bundle import Bundle
     from pydantic import ValidationError
@@ -173,8 +178,21 @@ def read_fhir_bundle(
         "visit_year": builder.visit_year,
     }
     sha = sha256_files([path])
-    tabular = Converted("tabular", builder.to_tabular(), "fhir", uri or str(path), sha, meta)
+    values = builder.to_tabular()
+    labels = None
+    if dictionary is not None:
+        values = {k: v for k, v in values.items() if k in dictionary.variables}
+        try:
+            extra, found = declared_values(
+                dictionary, by_type, set(values), absent_means_no, _codings, _date,
+                lambda c: not _INACTIVE & set(_status(c, "clinicalStatus").split()),
+            )
+        except ValueError as err:  # a unit that cannot be converted to the declared one
+            raise IngestError(path, "Observation.valueQuantity", str(err)) from None
+        values.update(extra)
+        labels = Converted("labels", found, "fhir", uri or str(path), sha, {"labels": sorted(found)}) if found else None
+    tabular = Converted("tabular", values, "fhir", uri or str(path), sha, meta)
     text = None
     if notes:
         text = Converted("text", "\n\n".join(notes), "fhir", uri or str(path), sha, {"n_notes": len(notes)})
-    return tabular, text
+    return (tabular, text) if dictionary is None else (tabular, text, labels)

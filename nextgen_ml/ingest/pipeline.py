@@ -152,6 +152,7 @@ def _build(
             builder.quarantine(src.raw_path, src.format, outcome)
         else:
             builder.add(outcome, src.raw_path)
+    fhir_labels = builder.columns.pop("labels", None)
     csv_labels: dict[str, Any] = {}
     for uri, result in cohort.csv:
         if isinstance(result, IngestError):
@@ -172,7 +173,8 @@ def _build(
         "split": entry.split,
         **{spec.column: None for spec in modality_specs()},
         **builder.columns,
-        "labels": {**csv_labels, **(entry.labels or {})} or None,
+        # labels: FHIR's coded ones, then the CSVs', then the manifest's own (later sources win)
+        "labels": {**(fhir_labels or {}), **csv_labels, **(entry.labels or {})} or None,
         "provenance": builder.provenance,
     }
     problem = _check_extras(record, cohort.dictionary)
@@ -311,7 +313,9 @@ def ingest(
     out = Path(out)
     opts = options or manifest.options
     readers = READERS if readers is None else readers
-    ctx = ReadContext(opts, Pseudonymiser(key if key is not None else resolve_key(manifest.key_env)))
+    ctx = ReadContext(
+        opts, Pseudonymiser(key if key is not None else resolve_key(manifest.key_env)), manifest.dictionary
+    )
     panel = load_panel(manifest)
     report = IngestReport(manifest_sha256=manifest.sha256, fail_fast=strict, base=str(manifest.base))
     tmp = _prepare_out(out)

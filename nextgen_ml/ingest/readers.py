@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from nextgen_ml.data.catalogue import SYNTHETIC_DICTIONARY
+from nextgen_ml.data.dictionary import DataDictionary
 from nextgen_ml.ingest.deid import Pseudonymiser
 from nextgen_ml.ingest.manifest import IngestOptions, SourceFile
 from nextgen_ml.ingest.provenance import Converted
@@ -16,6 +18,7 @@ class ReadContext:
 
     options: IngestOptions
     pseudo: Pseudonymiser
+    dictionary: DataDictionary | None = None  # the store's data dictionary (coded declarations read from FHIR)
 
 
 Reader = Callable[[SourceFile, ReadContext], list[Converted]]
@@ -63,15 +66,16 @@ def _fhir(src: SourceFile, ctx: ReadContext) -> list[Converted]:
     from nextgen_ml.ingest.fhir import read_fhir_bundle
 
     opts = ctx.options
-    tabular, text = read_fhir_bundle(
+    tabular, text, labels = read_fhir_bundle(
         src.path,
         ctx.pseudo,
         src.raw_path,
         absent_means_no=opts.fhir_absent_means_no,
         max_bytes=opts.json_max_bytes,
         max_depth=opts.json_max_depth,
+        dictionary=ctx.dictionary or SYNTHETIC_DICTIONARY,
     )
-    return [tabular] if text is None else [tabular, text]
+    return [c for c in (tabular, text, labels) if c is not None]
 
 
 def _wav(src: SourceFile, ctx: ReadContext) -> list[Converted]:
