@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from nextgen_ml.data.dictionary import DataDictionary
 from nextgen_ml.ingest.clinical import (
     LOINC_TO_VARIABLE,
     SMOKING_SNOMED,
@@ -21,10 +22,9 @@ from nextgen_ml.ingest.clinical import (
     medication_classes,
     normalise_sex,
 )
-from nextgen_ml.data.dictionary import DataDictionary
 from nextgen_ml.ingest.deid import Pseudonymiser, sha256_files, year_of
-from nextgen_ml.ingest.fhir_declared import declared_values
 from nextgen_ml.ingest.errors import IngestError
+from nextgen_ml.ingest.fhir_declared import declared_values
 from nextgen_ml.ingest.json_guard import load_json
 from nextgen_ml.ingest.phi import scrub_note
 from nextgen_ml.ingest.provenance import Converted

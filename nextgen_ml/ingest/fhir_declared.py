@@ -30,11 +30,11 @@ def _matches(code: str, codings: Iterable[tuple[str, str]]) -> bool:
     key = _SYSTEMS.get(system)
     if key is None:
         return False
-    for sys_url, c in codings:
-        if key in sys_url.lower().replace("-", ""):
-            if c == value or (system == "ICD10" and c.upper().startswith(value.upper())):
-                return True
-    return False
+    prefix = system == "ICD10"
+    return any(
+        key in sys_url.lower().replace("-", "") and (c == value or (prefix and c.upper().startswith(value.upper())))
+        for sys_url, c in codings
+    )
 
 
 def _latest_quantity(code: str, observations: Iterable[Any], codings: Callable, date_of: Callable) -> Any:
