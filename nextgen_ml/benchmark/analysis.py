@@ -1,5 +1,6 @@
 """Benchmark statistics over the tidy tables: per-setting means with bootstrap CIs, paired tests against a
-baseline (DeLong for AUROC, paired bootstrap otherwise) with Holm correction, robustness and attribution summaries."""
+baseline (DeLong for binary AUROC, paired bootstrap otherwise) with Holm correction, robustness and attribution
+summaries. Metrics and tests follow the label kind of the cell results (:mod:`nextgen_ml.benchmark.kinds`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nextgen_ml.benchmark.metrics import METRICS
+from nextgen_ml.benchmark.kinds import result_kind
 from nextgen_ml.benchmark.stats import bootstrap_ci, delong_paired, holm, paired_bootstrap
 from nextgen_ml.benchmark.tables import COVERED, paired_units
 
@@ -79,14 +80,16 @@ def compare_pairs(results: Sequence[dict[str, Any]], pairs: Sequence[tuple[str, 
         Columns ``setting, baseline, rows, metric, method, diff, low, high, p, p_holm, significant, n_folds``
         (``rows``: ``all`` or ``<modality> present``).
     """
+    kind = result_kind(results)
+    strata = "y" if kind.kind == "binary" else kind.strata  # binary: stratified on the class, as always
     rows = []
     for setting, reference, where in pairs:
         units = paired_units(results, setting, reference, condition, where_present=where)
         if not units:
             continue
-        for name, metric in METRICS.items():
-            test = (delong_paired(units, alpha) if name == "auroc"
-                    else paired_bootstrap(units, metric.fn, n_boot=n_boot, alpha=alpha))
+        for name, metric in kind.metrics.items():
+            test = (delong_paired(units, alpha) if kind.test_method(name) == "delong"
+                    else paired_bootstrap(units, metric.fn, n_boot=n_boot, alpha=alpha, strata=strata))
             rows.append({"setting": setting, "baseline": reference, "rows": "all" if where is None
                          else f"{where} present", "metric": name, "method": test.method, "diff": test.estimate,
                          "low": test.low, "high": test.high, "p": test.p_value, "n_folds": len(units)})

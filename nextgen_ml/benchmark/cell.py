@@ -1,5 +1,10 @@
 """One benchmark cell: fit a setting on one fold, then score the test fold under every robustness condition and
-attribute its predictions to modalities. Results are plain JSON (one file per cell)."""
+attribute its predictions to modalities (and, with ``external``, score another store). Results are plain JSON (one
+file per cell).
+
+The task comes from ``data.target``'s declaration in the store's data dictionary (``build_task``, as in
+``train.py``); what a cell stores as a row's score depends on the label kind (:mod:`nextgen_ml.benchmark.kinds`).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import os
 import time
 import warnings
 import zlib
+from collections.abc import Callable
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -16,20 +22,24 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
+from torch import Tensor
 
 from nextgen_ml.benchmark.config import BenchmarkConfig, Setting
 from nextgen_ml.benchmark.data import FoldData
-from nextgen_ml.benchmark.robustness import robustness_logits
+from nextgen_ml.benchmark.robustness import masked_scores, robustness_logits
 from nextgen_ml.interpret.modalities import leave_one_out, modality_shapley
 from nextgen_ml.tasks.module import MultimodalModule
-from nextgen_ml.tasks.tasks import BinaryTask
-from nextgen_ml.training.factory import build_net
+from nextgen_ml.training.factory import build_net, build_task
+
+#: task kinds whose rows get one score (attributed to modalities); the others keep all K logits
+SCALAR_KINDS: tuple[str, ...] = ("binary", "regression", "survival")
 
 
 def fit_cell(cfg: BenchmarkConfig, setting: Setting, data: FoldData, seed: int, fold: int) -> MultimodalModule:
     """Train ``setting`` on the fold's training split with a plain Lightning Trainer (no logger/checkpoints)."""
     pl.seed_everything(seed * 1000 + fold, workers=True, verbose=False)
-    task = BinaryTask(target=cfg.data.target)
+    target = cfg.data.target
+    task = build_task({"target": target}, data.dm.dictionary, data.dm.label_statistics(target))
     model_cfg = {"encoder": cfg.model.encoders, "fusion": setting.fusion, "embed_dim": cfg.model.embed_dim,
                  "head_hidden": cfg.model.head_hidden, "dropout": cfg.model.dropout}
     net = build_net(model_cfg, setting.modalities, data.modality_specs, task.num_outputs)
@@ -46,20 +56,41 @@ def fit_cell(cfg: BenchmarkConfig, setting: Setting, data: FoldData, seed: int, 
     return module
 
 
+def score_fn(task: Any) -> Callable[[dict[str, Tensor]], Tensor] | None:
+    """The net output → a row's score stored by a cell: the first logit (binary, survival risk; None = the
+    default), the prediction in the label's unit (regression), every logit ``(B, K)`` (multiclass, multilabel)."""
+    if task.kind == "regression":
+        return lambda out: task.predict(out["logits"])
+    if task.kind in SCALAR_KINDS:
+        return None
+    return lambda out: out["logits"]
+
+
 def evaluate_cell(cfg: BenchmarkConfig, setting: Setting, module: MultimodalModule, data: FoldData,
                   sites: np.ndarray, labels: np.ndarray, seed: int, fold: int) -> dict[str, Any]:
-    """Test logits under every condition and (for multimodal settings) per-patient modality attributions."""
-    net = module.net
+    """Test scores under every condition and (for multimodal settings of a scalar-score kind) per-patient modality
+    attributions of that score."""
+    net, task = module.net, module.task
     batch = data.test_batch(setting.modalities)
-    logits = robustness_logits(net, batch, sites, cfg.robustness, seed=zlib.crc32(f"{seed}/{fold}".encode()))
+    logits = robustness_logits(net, batch, sites, cfg.robustness, seed=zlib.crc32(f"{seed}/{fold}".encode()),
+                               output_fn=score_fn(task))
     out: dict[str, Any] = {
         "index": data.index["test"].tolist(), "site": sites.tolist(), "y": labels.tolist(),
         "present": {m: batch["mask"][m].tolist() for m in setting.modalities},
         "logits": {k: v.tolist() for k, v in logits.items()},
     }
-    if cfg.attribution and len(setting.modalities) > 1:
-        out["shapley"] = {m: v.tolist() for m, v in modality_shapley(net, batch["inputs"], batch["mask"]).items()}
-        out["loo"] = {m: v.tolist() for m, v in leave_one_out(net, batch["inputs"], batch["mask"]).items()}
+    if task.kind != "binary":  # binary cells keep their pre-kind layout (same files, same keys)
+        out["kind"] = task.kind
+    if cfg.attribution and len(setting.modalities) > 1 and task.kind in SCALAR_KINDS:
+        fn = score_fn(task)
+        out["shapley"] = {m: v.tolist() for m, v in
+                          modality_shapley(net, batch["inputs"], batch["mask"], output_fn=fn).items()}
+        out["loo"] = {m: v.tolist() for m, v in
+                      leave_one_out(net, batch["inputs"], batch["mask"], output_fn=fn).items()}
+    if data.external is not None:
+        ext = data.external_batch(setting.modalities)
+        scores = masked_scores(net, ext["inputs"], {"full": ext["mask"]}, score_fn(task))
+        out["external"] = {**data.external_meta, "logits": {"full": scores["full"].tolist()}}
     return out
 
 

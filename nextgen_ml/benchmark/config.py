@@ -138,6 +138,8 @@ class BenchmarkConfig:
     robustness: RobustnessConfig = field(default_factory=RobustnessConfig)
     attribution: bool = True
     report: ReportConfig = field(default_factory=ReportConfig)
+    #: another record store (e.g. a held-out site's) on which every fold model is also scored
+    external: str | None = None
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.settings]
@@ -165,7 +167,7 @@ class BenchmarkConfig:
                 "model": {**asdict(self.model), "encoders": {m: self.model.encoders[m] for m in setting.modalities}},
                 "train": {k: v for k, v in asdict(self.train).items() if k not in ("accelerator", "threads")},
                 "cv": {"kind": self.cv.kind, "k": self.cv.k}, "robustness": asdict(self.robustness),
-                "attribution": self.attribution}
+                "attribution": self.attribution, **({"external": self.external} if self.external else {})}
 
 
 #: version of how a fold's samples are drawn (part of every cell key; bump when it changes): 2 = each modality's
@@ -181,12 +183,12 @@ def cell_key(spec: dict[str, Any]) -> str:
 def _build(raw: dict[str, Any]) -> BenchmarkConfig:
     sections = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "cv": CVConfig,
                 "robustness": RobustnessConfig, "report": ReportConfig}
-    unknown = sorted(set(raw) - set(sections) - {"out_dir", "settings", "attribution"})
+    unknown = sorted(set(raw) - set(sections) - {"out_dir", "settings", "attribution", "external"})
     if unknown:
         raise ValueError(f"benchmark config: unknown keys {unknown}")
     kwargs: dict[str, Any] = {k: cls(**(raw.get(k) or {})) for k, cls in sections.items()}
     kwargs["settings"] = [Setting(**s) for s in raw.get("settings") or []]
-    for key in ("out_dir", "attribution"):
+    for key in ("out_dir", "attribution", "external"):
         if key in raw:
             kwargs[key] = raw[key]
     return BenchmarkConfig(**kwargs)

@@ -1,7 +1,8 @@
 """One fold's data: a ``CardioDataModule`` given the fold's split indices, transformed once and kept in memory.
 
 Every cell of a fold (fusions × modality subsets) reuses the same fitted transforms and transformed samples;
-batches are built by the pipeline's own ``Collate`` restricted to the cell's modalities.
+batches are built by the pipeline's own ``Collate`` restricted to the cell's modalities. With ``external`` in the
+config, the records of that store are transformed by the fold's fitted transforms too (external validation).
 """
 
 from __future__ import annotations
@@ -46,6 +47,28 @@ class FoldData:
         self.batch_size = cfg.data.batch_size
         self.samples = {name: self._transform(ds, seed) for name, ds in self.dm.datasets.items()}
         self.index = {name: np.asarray(fold[name]) for name in self.samples}
+        self.external: list[dict[str, Any]] | None = None
+        self.external_meta: dict[str, Any] = {}
+        if cfg.external:
+            self._load_external(cfg, seed)
+
+    def _load_external(self, cfg: BenchmarkConfig, seed: int) -> None:
+        """The external store's records under the fold's fitted transforms, and their sites and labels."""
+        from nextgen_ml.benchmark.kinds import scoring_for
+        from nextgen_ml.data.store import RecordStore
+        from nextgen_ml.modalities import modality_spec
+
+        columns = ["patient_id", "site", "labels"] + [modality_spec(m).column for m in self.dm.transforms]
+        store = RecordStore(cfg.external, columns=columns)
+        label = self.dm.dictionary.label(cfg.data.target)
+        ext_label = store.dictionary.label(cfg.data.target)
+        if ext_label.kind != label.kind:
+            raise ValueError(f"external: label {label.name!r} is {ext_label.kind} in {cfg.external}, "
+                             f"{label.kind} in {cfg.data.data_dir}")
+        self.external = self._transform(MultimodalDataset(store, self.dm.transforms, train=False), seed)
+        values = [None if lab is None else lab.get(label.name) for lab in store.column("labels").to_pylist()]
+        self.external_meta = {"index": list(range(len(store))), "site": store.column("site").to_pylist(),
+                              "y": scoring_for(label.kind).encode(ext_label, values).tolist()}
 
     @staticmethod
     def _transform(ds: MultimodalDataset, seed: int) -> list[dict[str, Any]]:
@@ -76,3 +99,9 @@ class FoldData:
     def test_batch(self, modalities: Sequence[str]) -> dict[str, Any]:
         """The whole test split as one batch of ``modalities``."""
         return Collate(modalities)(self.samples["test"])
+
+    def external_batch(self, modalities: Sequence[str]) -> dict[str, Any]:
+        """The external store's records as one batch of ``modalities``."""
+        if self.external is None:
+            raise RuntimeError("external_batch: the benchmark config names no external store")
+        return Collate(modalities)(self.external)

@@ -8,9 +8,11 @@ from typing import Any
 import numpy as np
 
 from nextgen_ml.benchmark.config import BenchmarkConfig
+from nextgen_ml.benchmark.kinds import scoring_for
 from nextgen_ml.data.datamodule import CardioDataModule
 from nextgen_ml.data.splits import kfold_splits
 from nextgen_ml.data.store import RecordStore
+from nextgen_ml.data.targets import strata as label_strata
 
 
 def ensure_store(cfg: BenchmarkConfig) -> Path:
@@ -20,13 +22,13 @@ def ensure_store(cfg: BenchmarkConfig) -> Path:
     return Path(cfg.data.data_dir)
 
 
-def store_meta(data_dir: str | Path) -> dict[str, np.ndarray]:
-    """Per-record ``patient_id``, ``site`` and the stratification labels of the store (all target keys)."""
+def store_meta(data_dir: str | Path) -> dict[str, Any]:
+    """Per-record ``patient_id``, ``site`` and labels (all label keys) of the store, and its data ``dictionary``."""
     store = RecordStore(data_dir, columns=["patient_id", "site", "labels"])
     labels = store.column("labels").to_pylist()
     return {"patient_id": np.asarray(store.column("patient_id").to_pylist()),
             "site": np.asarray(store.column("site").to_pylist()),
-            "labels": np.asarray(labels, dtype=object)}
+            "labels": np.asarray(labels, dtype=object), "dictionary": store.dictionary}
 
 
 def make_folds(cfg: BenchmarkConfig, meta: dict[str, Any], seed: int) -> list[dict[str, np.ndarray]]:
@@ -39,7 +41,9 @@ def make_folds(cfg: BenchmarkConfig, meta: dict[str, Any], seed: int) -> list[di
         seed: the repeat's seed (shuffles the k-fold assignment; unused for site folds).
     """
     target = cfg.data.target
-    strata = [None if lab is None else lab.get(target) for lab in meta["labels"]]
+    values = [None if lab is None else lab.get(target) for lab in meta["labels"]]
+    label = meta["dictionary"].label(target)
+    strata = label_strata(label, values)  # classes, the event, quantile bins, ... by the label's kind
     if cfg.cv.kind == "kfold":
         folds = kfold_splits(strata, meta["patient_id"].tolist(), k=cfg.cv.k, seed=seed)
         return [{"train": np.sort(np.concatenate([f["train"], f["val"]])), "test": f["test"]} for f in folds]
@@ -48,9 +52,8 @@ def make_folds(cfg: BenchmarkConfig, meta: dict[str, Any], seed: int) -> list[di
 
 
 def fold_labels(cfg: BenchmarkConfig, meta: dict[str, Any], idx: np.ndarray) -> np.ndarray:
-    """Target values (float, NaN = missing) of the records ``idx``."""
-    out = []
-    for lab in meta["labels"][idx]:
-        v = None if lab is None else lab.get(cfg.data.target)
-        out.append(np.nan if v is None else float(v))
-    return np.asarray(out, dtype=np.float64)
+    """Labels of the records ``idx`` as the label kind's ``y`` (float64, NaN = missing; see
+    :mod:`nextgen_ml.benchmark.kinds`)."""
+    label = meta["dictionary"].label(cfg.data.target)
+    values = [None if lab is None else lab.get(label.name) for lab in meta["labels"][idx]]
+    return scoring_for(label.kind).encode(label, values)

@@ -79,3 +79,86 @@ def score(y: np.ndarray, logit: np.ndarray, names: tuple[str, ...] | None = None
     if unknown:
         raise ValueError(f"metrics: unknown {unknown}; available {sorted(METRICS)}")
     return {n: float(METRICS[n].fn(np.asarray(y), np.asarray(logit))) for n in names}
+
+
+# ---------------------------------------------------------------------------------------------- other task kinds
+# Scores of multiclass and multilabel models are ``(..., n, K)`` logits; survival labels are ``(..., n, 2)``
+# ``[time, event]``; regression scores are predictions in the label's unit.
+def macro_auroc_ovr(y: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    """Multiclass macro AUROC, one class against the rest on softmax probabilities (scikit-learn's
+    ``roc_auc_score(multi_class="ovr", average="macro")``); classes absent from ``y`` are left out of the mean.
+
+    Args:
+        y: ``(..., n)`` class ids.
+        logits: ``(..., n, K)``.
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    z = logits - logits.max(axis=-1, keepdims=True)
+    prob = np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)  # (..., n, K)
+    per_class = np.stack([auroc(np.asarray(y) == k, prob[..., k]) for k in range(prob.shape[-1])], axis=-1)
+    return _nanmean(per_class)
+
+
+def multiclass_accuracy(y: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    """Share of rows whose largest logit is the labelled class."""
+    return (np.argmax(logits, axis=-1) == np.asarray(y)).mean(axis=-1)
+
+
+def macro_auroc(y: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    """Multilabel macro AUROC: mean over labels of each label's AUROC (labels with one class are left out).
+
+    Args:
+        y: ``(..., n, K)`` 0/1.
+        logits: ``(..., n, K)``.
+    """
+    return _nanmean(np.stack([auroc(y[..., k], logits[..., k]) for k in range(y.shape[-1])], axis=-1))
+
+
+def macro_auprc(y: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    """Multilabel macro average precision (labels without positives are left out)."""
+    return _nanmean(np.stack([auprc(y[..., k], logits[..., k]) for k in range(y.shape[-1])], axis=-1))
+
+
+def mae(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Mean absolute error (in the label's unit)."""
+    return np.abs(np.asarray(pred, dtype=np.float64) - y).mean(axis=-1)
+
+
+def rmse(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Root mean squared error (in the label's unit)."""
+    return np.sqrt(((np.asarray(pred, dtype=np.float64) - y) ** 2).mean(axis=-1))
+
+
+def r2(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Coefficient of determination ``1 − SS_res / SS_tot`` (SS_tot around the sample's own mean)."""
+    y = np.asarray(y, dtype=np.float64)
+    ss_res = ((y - pred) ** 2).sum(axis=-1)
+    ss_tot = ((y - y.mean(axis=-1, keepdims=True)) ** 2).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 1.0 - ss_res / ss_tot
+
+
+def cindex(y: np.ndarray, risk: np.ndarray) -> np.ndarray:
+    """Harrell's C-index of every leading index, by the project's :func:`nextgen_ml.tasks.metrics.concordance_index`.
+
+    Args:
+        y: ``(..., n, 2)`` ``[time, event]``.
+        risk: ``(..., n)`` risk scores (higher = earlier event).
+    """
+    import torch
+
+    from nextgen_ml.tasks.metrics import concordance_index
+
+    y, risk = np.asarray(y, dtype=np.float64), np.asarray(risk, dtype=np.float64)
+    out = np.empty(risk.shape[:-1])
+    for i in np.ndindex(out.shape):
+        t = torch.from_numpy(y[i])  # (n, 2)
+        out[i] = float(concordance_index(torch.from_numpy(risk[i]), t[:, 0], t[:, 1]))
+    return out
+
+
+def _nanmean(x: np.ndarray) -> np.ndarray:
+    """Mean over the last axis ignoring NaN (NaN where all are NaN), without warnings."""
+    n = (~np.isnan(x)).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, np.nansum(x, axis=-1) / n, np.nan)

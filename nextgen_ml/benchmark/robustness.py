@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from nextgen_ml.benchmark.config import RobustnessConfig
 from nextgen_ml.data.dropout import drop_modalities
-from nextgen_ml.interpret.modalities import outputs_under_masks
+from nextgen_ml.interpret.modalities import OutputFn, outputs_under_masks
 
 
 def subset_name(modalities: Sequence[str]) -> str:
@@ -77,13 +77,26 @@ def condition_masks(
 
 
 def robustness_logits(
-    net: nn.Module, batch: Mapping[str, Mapping[str, Tensor]], sites: np.ndarray, cfg: RobustnessConfig, seed: int
+    net: nn.Module, batch: Mapping[str, Mapping[str, Tensor]], sites: np.ndarray, cfg: RobustnessConfig, seed: int,
+    output_fn: OutputFn | None = None,
 ) -> dict[str, np.ndarray]:
-    """First logit of every test row under every condition (the encoders run once).
+    """Score of every test row under every condition (the encoders run once).
+
+    Args:
+        output_fn: the net's output dict → ``(B,)`` or ``(B, K)`` scores; default the first logit.
 
     Returns:
-        condition → ``(B,)`` float64 logits.
+        condition → ``(B,)`` (or ``(B, K)``) float64 scores.
     """
-    masks = condition_masks(batch["mask"], sites, cfg, seed)
-    values = outputs_under_masks(net, batch["inputs"], list(masks.values()))  # (C, B)
+    return masked_scores(net, batch["inputs"], condition_masks(batch["mask"], sites, cfg, seed), output_fn)
+
+
+def masked_scores(net: nn.Module, inputs: Mapping[str, Tensor], masks: Mapping[str, Mapping[str, Tensor]],
+                  output_fn: OutputFn | None = None) -> dict[str, np.ndarray]:
+    """Scores of the same inputs under named presence masks: name → ``(B,)`` or ``(B, K)`` float64."""
+    n_rows = len(next(iter(next(iter(masks.values())).values())))
+    values = outputs_under_masks(net, inputs, list(masks.values()), output_fn)  # (C, B) or (C, B*K)
+    values = values.reshape(len(masks), n_rows, -1)  # (C, B, K)
+    if values.shape[-1] == 1:
+        values = values[..., 0]  # (C, B)
     return {name: values[i].double().numpy() for i, name in enumerate(masks)}

@@ -134,8 +134,9 @@ def paired_bootstrap(
     n_boot: int = 1000,
     alpha: float = 0.05,
     seed: int = 0,
+    strata: Callable[[np.ndarray], np.ndarray] | None | str = "y",
 ) -> PairedTest:
-    """Paired, class-stratified bootstrap of ``metric(a) − metric(b)`` over cross-validation folds.
+    """Paired, stratified bootstrap of ``metric(a) − metric(b)`` over cross-validation folds.
 
     Each replicate resamples the test cases of every fold (the same cases for both models). Within a repeat the
     fold replicates are independent (disjoint patients) and averaged; across repeats (same patients) the
@@ -149,13 +150,19 @@ def paired_bootstrap(
         n_boot: bootstrap replicates.
         alpha: 1 − confidence level.
         seed: resampling seed.
+        strata: ``y -> (n,)`` resampling strata; ``"y"`` (default) stratifies on ``y`` itself (binary classes);
+            None resamples the rows of a fold freely (regression, multilabel). ``y`` and the scores may carry
+            trailing axes (``(n, K)`` multilabel, ``(n, 2)`` survival): rows are resampled whole.
     """
     rng = np.random.default_rng(seed)
     by_repeat: dict[int, list[np.ndarray]] = {}
     point: dict[int, list[float]] = {}
     for repeat, y, a, b in units:
         y, a, b = np.asarray(y), np.asarray(a), np.asarray(b)
-        idx = _stratified_indices(y, n_boot, rng)  # (n_boot, n)
+        if strata is None:
+            idx = rng.integers(0, len(y), size=(n_boot, len(y)))  # (n_boot, n)
+        else:
+            idx = _stratified_indices(y if strata == "y" else np.asarray(strata(y)), n_boot, rng)  # (n_boot, n)
         by_repeat.setdefault(repeat, []).append(metric(y[idx], a[idx]) - metric(y[idx], b[idx]))
         point.setdefault(repeat, []).append(float(metric(y, a) - metric(y, b)))
     if not by_repeat:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nextgen_ml.benchmark.metrics import METRICS, score
+from nextgen_ml.benchmark.kinds import KindScoring, result_kind
 
 #: conditions whose metrics are also reported per site
 PER_SITE_CONDITIONS: tuple[str, ...] = ("full", "site_missing")
@@ -16,16 +16,9 @@ PER_SITE_CONDITIONS: tuple[str, ...] = ("full", "site_missing")
 COVERED = "covered"
 
 
-def _valid(y: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    keep = ~np.isnan(y)
-    return y[keep], logits[keep]
-
-
-def _scores(y: np.ndarray, logits: np.ndarray) -> dict[str, float]:
-    y, logits = _valid(y, logits)
-    if y.size == 0 or y.min() == y.max():
-        return {m: float("nan") for m in METRICS}
-    return score(y, logits)
+def _scores(kind: KindScoring, y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    keep = kind.labelled(y)
+    return kind.score(y[keep], scores[keep])
 
 
 def covered_rows(result: dict[str, Any], modalities: Sequence[str] | None = None) -> np.ndarray:
@@ -39,7 +32,9 @@ def covered_rows(result: dict[str, Any], modalities: Sequence[str] | None = None
 def metrics_table(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """Tidy metrics: columns setting, fusion, modalities, n_modalities, modality_dropout, seed, fold, condition,
     site, metric, value, n. ``site`` is ``all`` (every test row), a site name, or ``covered`` (``full`` condition
-    only: rows where at least one of the setting's modalities is present, see :func:`covered_rows`)."""
+    only: rows where at least one of the setting's modalities is present, see :func:`covered_rows`). Metrics are
+    the label kind's (:mod:`nextgen_ml.benchmark.kinds`)."""
+    kind = result_kind(results)
     rows = []
     for r in results:
         s = r["setting"]
@@ -57,7 +52,7 @@ def metrics_table(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
             if condition == "full":
                 groups[COVERED] = covered
             for site, rows_of in groups.items():
-                for metric, value in _scores(y[rows_of], logits[rows_of]).items():
+                for metric, value in _scores(kind, y[rows_of], logits[rows_of]).items():
                     rows.append({**base, "condition": condition, "site": site, "metric": metric, "value": value,
                                  "n": int(rows_of.sum())})
     return pd.DataFrame(rows)
@@ -93,7 +88,7 @@ def paired_units(results: Sequence[dict[str, Any]], setting: str, baseline: str,
         if r["index"] != b["index"]:
             raise ValueError(f"cells {setting}/{baseline} r{seed} f{fold} were tested on different records")
         y = np.asarray(r["y"], dtype=np.float64)
-        keep = ~np.isnan(y)
+        keep = result_kind([r]).labelled(y)
         if where_present is not None:
             if where_present not in r["present"]:
                 raise ValueError(f"where_present: {where_present!r} is not a modality of setting {setting!r}")
