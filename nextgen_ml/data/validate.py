@@ -13,13 +13,14 @@ from nextgen_ml.data.catalogue import SYNTHETIC_DICTIONARY
 from nextgen_ml.data.codec import decode_ecg, decode_heart_sound, decode_image, decode_wearable_channel
 from nextgen_ml.data.dictionary import DataDictionary
 from nextgen_ml.data.schema import SCHEMA_VERSION, record_schema
-from nextgen_ml.modalities import modality_specs
+from nextgen_ml.modalities import modality_names, modality_specs
 
-_SCHEMAS: dict[str, pa.Schema] = {}
+_SCHEMAS: dict[str, pa.Schema] = {}  # (dictionary fingerprint, modalities) → schema
 
 
 def _schema(dictionary: DataDictionary) -> pa.Schema:
-    key = dictionary.fingerprint()
+    """The record schema for ``dictionary`` and the modalities registered now (plugins change it)."""
+    key = dictionary.fingerprint() + "/" + ",".join(modality_names())
     if key not in _SCHEMAS:
         _SCHEMAS[key] = record_schema(dictionary)
     return _SCHEMAS[key]
