@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -40,17 +41,19 @@ def build_datamodule(cfg: DictConfig) -> CardioDataModule:
     """The DataModule of ``cfg.data``; modality plugins (``cfg.plugins``) are imported first.
 
     Under ``privacy=dp`` and in federated runs the transforms come from public declarations
-    (:func:`nextgen_ml.privacy.public.public_transforms`), never from statistics of the training records.
+    (:func:`nextgen_ml.privacy.public.public_transforms`), never from statistics of the training records; they
+    are written back into ``cfg.data.transforms`` so config.yaml, eval.py and bundles rebuild the same ones.
     """
     load_plugins(cfg.get("plugins") or ())
     why = public_preprocessing_reason(cfg)
-    if why is None:
-        return hydra.utils.instantiate(cfg.data, _convert_="all")
-    from nextgen_ml.privacy.public import public_transforms
+    if why is not None:
+        from nextgen_ml.privacy.public import public_transforms
 
-    data = as_dict(cfg.data)
-    transforms = public_transforms(data["modalities"], data.get("transforms"), why)
-    return hydra.utils.instantiate(cfg.data, _convert_="all", transforms=transforms)
+        data = as_dict(cfg.data)
+        transforms = public_transforms(data["modalities"], data.get("transforms"), why)
+        with open_dict(cfg):
+            cfg.data.transforms = OmegaConf.create(json.loads(json.dumps(transforms)))  # tuples → lists
+    return hydra.utils.instantiate(cfg.data, _convert_="all")
 
 
 def build_task(
