@@ -20,9 +20,11 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def ranking_plot(summary: pd.DataFrame, comparisons: pd.DataFrame, metric: str, baseline: str, path: Path) -> Path:
-    """Settings ranked by mean ``metric`` with 95% bootstrap CIs; * = Holm-significant vs the baseline."""
-    sub = summary[summary["metric"] == metric].sort_values("mean")
+def ranking_plot(summary: pd.DataFrame, comparisons: pd.DataFrame, metric: str, baseline: str, path: Path,
+                 higher_is_better: bool = True) -> Path:
+    """Settings ranked by mean ``metric`` (best at the top) with 95% bootstrap CIs; * = Holm-significant vs the
+    baseline."""
+    sub = summary[summary["metric"] == metric].sort_values("mean", ascending=higher_is_better)
     sig = set()
     if not comparisons.empty:
         sig = set(comparisons[(comparisons["metric"] == metric) & comparisons["significant"]]["setting"])
@@ -33,7 +35,8 @@ def ranking_plot(summary: pd.DataFrame, comparisons: pd.DataFrame, metric: str, 
                 ecolor="grey", capsize=3)
     ax.scatter(sub["mean"], y, c=colors, zorder=3)
     ax.set_yticks(y, [f"{s}{' *' if s in sig else ''}" for s in sub["setting"]])
-    ax.set_xlabel(f"test {metric} (mean over folds x repeats, 95% bootstrap CI)")
+    ax.set_xlabel(f"test {metric} (mean over folds x repeats, 95% bootstrap CI; "
+                  f"{'higher' if higher_is_better else 'lower'} is better)")
     ax.set_title(f"Ranking by {metric}\nred = baseline {baseline}; * = Holm-adjusted p < 0.05 vs baseline", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)

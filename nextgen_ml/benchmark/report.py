@@ -139,7 +139,8 @@ def write_report(cfg: BenchmarkConfig, figures_dir: str | Path | None = None,
 
     fig_dir, prefix = out / "figures", rep.figures_prefix
     report.figures["ranking"] = plots.ranking_plot(summary, comparisons, main, rep.baseline,
-                                                   fig_dir / f"{prefix}ranking.png")
+                                                   fig_dir / f"{prefix}ranking.png",
+                                                   higher_is_better=kind.metrics[main].higher_is_better)
     degraded = (not rate_curve.empty and bool((rate_curve["rate"] > 0).any())) or (
         not subset_curve.empty and subset_curve["kept"].nunique() > 1)
     if degraded:  # some test-time missingness condition beyond "full" (multimodal settings only)
