@@ -81,6 +81,8 @@ def evaluate_cell(cfg: BenchmarkConfig, setting: Setting, module: MultimodalModu
     }
     if task.kind != "binary":  # binary cells keep their pre-kind layout (same files, same keys)
         out["kind"] = task.kind
+    if task.kind not in SCALAR_KINDS:
+        out["classes"] = list(task.class_names)
     if cfg.attribution and len(setting.modalities) > 1 and task.kind in SCALAR_KINDS:
         fn = score_fn(task)
         out["shapley"] = {m: v.tolist() for m, v in

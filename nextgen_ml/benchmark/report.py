@@ -14,6 +14,7 @@ import pandas as pd
 from nextgen_ml.benchmark import analysis, plots
 from nextgen_ml.benchmark.config import BenchmarkConfig
 from nextgen_ml.benchmark.external import external_table
+from nextgen_ml.benchmark.kind_plots import kind_figure
 from nextgen_ml.benchmark.kinds import KindScoring, result_kind, scoring_for
 from nextgen_ml.benchmark.runner import collect_results
 from nextgen_ml.benchmark.tables import COVERED, attribution_table, metrics_table
@@ -141,6 +142,10 @@ def write_report(cfg: BenchmarkConfig, figures_dir: str | Path | None = None,
     report.figures["ranking"] = plots.ranking_plot(summary, comparisons, main, rep.baseline,
                                                    fig_dir / f"{prefix}ranking.png",
                                                    higher_is_better=kind.metrics[main].higher_is_better)
+    kind_fig = kind_figure(kind, results, names, fig_dir / f"{prefix}{kind.kind}.png",
+                           class_names=results[0].get("classes", ()))
+    if kind_fig is not None:
+        report.figures[kind.kind] = kind_fig
     degraded = (not rate_curve.empty and bool((rate_curve["rate"] > 0).any())) or (
         not subset_curve.empty and subset_curve["kept"].nunique() > 1)
     if degraded:  # some test-time missingness condition beyond "full" (multimodal settings only)

@@ -75,6 +75,7 @@ def test_every_kind_runs_through_runner_and_report(kind: str, tiny_store: Path, 
     text = report.markdown.read_text()
     assert f"({kind})" in text and "## External validation" in text
     assert report.figures["ranking"].stat().st_size > 1000
+    assert report.figures[kind].stat().st_size > 1000  # ROC / per-class AUROC / scatter / Kaplan-Meier
     assert "missing" in report.figures  # degradation curves of the kind's main metric
 
 
