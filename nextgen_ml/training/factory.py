@@ -141,6 +141,15 @@ def build_privacy_callbacks(cfg: DictConfig) -> list[pl.Callback]:
     return [DPCallback(DPConfig(**{k: v for k, v in node.items() if k != "enabled"}))]
 
 
+def _resume_callbacks(cfg: DictConfig) -> list[pl.Callback]:
+    """``[ExactResume]`` for pooled non-DP runs (DP runs: the DPCallback owns sampling; federated rounds reseed)."""
+    if (as_dict(cfg.get("privacy")) or {}).get("enabled", False) or cfg.get("federated") is not None:
+        return []
+    from nextgen_ml.training.resume import ExactResume
+
+    return [ExactResume(int(cfg.get("seed") or 0))]
+
+
 def build_trainer(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> pl.Trainer:
     """The Trainer of ``cfg.trainer`` with the configured callbacks and loggers (privacy callback included).
 
@@ -150,6 +159,7 @@ def build_trainer(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) 
     if "task" in cfg and cfg.task.get("monitor") is None:
         with open_dict(cfg):
             cfg.task.monitor, cfg.task.monitor_mode = "val/loss", "min"
-    callbacks = _instantiate_group(cfg.get("callbacks")) + build_privacy_callbacks(cfg) + list(extra_callbacks)
+    callbacks = _instantiate_group(cfg.get("callbacks")) + build_privacy_callbacks(cfg) + _resume_callbacks(cfg)
+    callbacks += list(extra_callbacks)
     loggers = _instantiate_group(cfg.get("logger"))
     return hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
