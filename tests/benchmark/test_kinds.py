@@ -88,3 +88,41 @@ def test_binary_cells_keep_their_layout_and_keys(tiny_store: Path, external_stor
     spec = plain.cell_spec(plain.settings[0], 0, 0)
     assert "external" not in spec
     assert with_ext.cell_spec(with_ext.settings[0], 0, 0)["external"] == str(external_store)
+
+
+def _as_kind(cell: dict, kind: str) -> dict:
+    """A fabricated binary cell (``test_report_settings_mix.fake_cell``) turned into one of another kind."""
+    rng = np.random.default_rng(cell["seed"] * 100 + cell["fold"])
+    y = np.asarray(cell["y"])
+    n = len(y)
+    if kind == "regression":
+        target = 50 + 10 * y + rng.normal(0, 5, n)
+        scores = {c: (target + rng.normal(0, 5, n)).tolist() for c in cell["logits"]}
+        labels = target.tolist()
+    elif kind == "survival":
+        time = rng.exponential(1 / (1 + y))
+        labels = np.stack([time, (rng.random(n) < 0.7).astype(float)], axis=1).tolist()
+        scores = {c: (y + rng.normal(0, 1, n)).tolist() for c in cell["logits"]}
+    else:  # multiclass (3 classes) or multilabel (3 labels)
+        classes = (np.arange(n) % 3)
+        onehot = np.eye(3)[classes]
+        labels = classes.tolist() if kind == "multiclass" else onehot.tolist()
+        scores = {c: (onehot + rng.normal(0, 1, (n, 3))).tolist() for c in cell["logits"]}
+        cell = {**cell, "classes": ["a", "b", "c"]}
+        cell.pop("shapley", None)
+        cell.pop("loo", None)
+    return {**cell, "kind": kind, "y": labels, "logits": scores}
+
+
+@pytest.mark.parametrize("kind", ["multiclass", "multilabel", "regression", "survival"])
+@pytest.mark.parametrize("names", [["tabular_only"], ["tabular_only", "genomics_only"], ["late_gt", "tabular_only"]])
+def test_report_works_for_any_mix_of_settings_and_any_kind(kind: str, names: list[str], tmp_path: Path) -> None:
+    from tests.benchmark.test_report_settings_mix import config, results_for
+
+    cfg = config(tmp_path, names)
+    report = write_report(cfg, results=[_as_kind(c, kind) for c in results_for(names)])
+    summary = pd.read_csv(report.tables["summary"])
+    assert set(summary["setting"]) == set(names) and set(summary["metric"]) == set(SCORING[kind].metrics)
+    assert report.figures[kind].stat().st_size > 1000
+    assert ("missing" in report.figures) == ("late_gt" in names)
+    assert f"({kind})" in report.markdown.read_text()
