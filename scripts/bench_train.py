@@ -97,7 +97,7 @@ def _batches(loader: torch.utils.data.DataLoader, steps: int) -> Iterator[tuple[
 def prepare_net(cfg: DictConfig, dm: CardioDataModule, channels_last: bool, compile_net: bool) -> torch.nn.Module:
     """The configured ``MultimodalNet`` (seeded), optionally channels-last and ``torch.compile``-d."""
     torch.manual_seed(cfg.seed)
-    net = build_net(cfg.model, dm.modalities, dm.modality_specs, build_task(cfg).num_outputs)
+    net = build_net(cfg.model, dm.modalities, dm.modality_specs, build_task(cfg.task, dm.dictionary).num_outputs)
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
     return torch.compile(net) if compile_net else net
@@ -114,7 +114,7 @@ def run_loop(cfg: DictConfig, dm: CardioDataModule, net: torch.nn.Module, initia
     """Train with a minimal hand-written loop; returns seconds for ``steps`` steps."""
     dev = torch.device(device)
     torch.use_deterministic_algorithms(bool(cfg.trainer.get("deterministic", False)))
-    task = build_task(cfg)
+    task = build_task(cfg.task, dm.dictionary)
     net = reset(net, initial).to(dev).train()
     optimizer = hydra.utils.instantiate(cfg.optimizer)(net.parameters())
     scheduler = hydra.utils.instantiate(cfg.scheduler)(optimizer) if cfg.get("scheduler") else None

@@ -27,9 +27,15 @@ def _major(version: str) -> str:
     return str(version).split(".")[0]
 
 
+#: record-schema majors whose model inputs are the same: 2.0 changed how ``tabular`` and ``labels`` are declared
+#: (data dictionaries), not the modality payloads; a bundle's own tabular state says which variables it reads.
+_SAME_INPUTS: frozenset[str] = frozenset({"1", "2"})
+
+
 def check_schema_version(found: str | None, where: str, expected: str) -> None:
-    """Refuse a source written with another major record-schema version than the bundle's model was trained on."""
-    if found and _major(found) != _major(expected):
+    """Refuse a source written with a record-schema version whose model inputs differ from the bundle's."""
+    majors = {_major(found), _major(expected)} if found else set()
+    if found and len(majors) > 1 and not majors <= _SAME_INPUTS:
         raise InputMismatchError(
             where, "schema_version", f"records use record schema {found}; the bundle was trained on {expected}"
         )

@@ -94,3 +94,13 @@ def test_wrong_source_types(bundle, good):
         bundle.predict(good)
     with pytest.raises(TypeError, match=r"records\[1\]"):
         bundle.predict([good, 3])
+
+
+def test_schema_1_bundle_reads_schema_2_records_but_not_other_majors():
+    from nextgen_ml.bundle.inputs import check_schema_version
+    from nextgen_ml.bundle.preprocess import InputMismatchError
+
+    check_schema_version("2.0.0", "<table>", "1.1.0")  # 2.0 changed declarations, not model inputs
+    check_schema_version("1.1.0", "<table>", "2.0.0")
+    with pytest.raises(InputMismatchError, match="schema_version"):
+        check_schema_version("3.0.0", "<table>", "2.0.0")
