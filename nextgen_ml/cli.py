@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "federated": "nextgen_ml.federated.cli",
     "benchmark": "nextgen_ml.benchmark.cli",
     "export": "nextgen_ml.bundle.cli",
+    "catalogue": "nextgen_ml.catalogue.cli",
 }
 
 
