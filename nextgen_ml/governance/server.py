@@ -39,6 +39,7 @@ class RequestMeta(BaseModel):
 class RequestQuery(BaseModel):
     requestParameters: dict[str, Any] = Field(default_factory=dict)  # noqa: N815
     requestedGranularity: str | None = None  # noqa: N815
+    filters: list[dict[str, Any]] = Field(default_factory=list)  # Beacon v2 filters (see GET /filtering_terms)
 
 
 class BeaconRequest(BaseModel):
@@ -104,15 +105,44 @@ def create_app(catalog: Catalog, keys: KeyStore | None = None) -> FastAPI:
         except AuthenticationError as err:
             raise HTTPException(status_code=401, detail=str(err), headers={"WWW-Authenticate": "Bearer"}) from None
 
+    from nextgen_ml.catalogue.beacon import filtering_terms, filters_to_parameters, framework
+
+    dictionary = catalog.matcher.meta_store.dictionary
+    documents = framework(catalog.site, nextgen_ml.__version__)
+
+    def _framework_meta() -> dict[str, Any]:
+        meta = _meta(catalog, "boolean")
+        return {k: meta[k] for k in ("beaconId", "apiVersion", "returnedSchemas")}
+
     @app.get("/info")
     def info() -> dict[str, Any]:
-        return {"meta": _meta(catalog, "boolean"), "response": catalog.info()}
+        return {"meta": _meta(catalog, "boolean"), "response": {**documents["info"], **catalog.info()}}
+
+    @app.get("/configuration")
+    def configuration() -> dict[str, Any]:
+        return {"meta": _framework_meta(), "response": documents["configuration"]}
+
+    @app.get("/entry_types")
+    def entry_types() -> dict[str, Any]:
+        return {"meta": _framework_meta(), "response": documents["entry_types"]}
+
+    @app.get("/map")
+    def beacon_map() -> dict[str, Any]:
+        return {"meta": _framework_meta(), "response": documents["map"]}
+
+    @app.get("/filtering_terms")
+    def terms() -> dict[str, Any]:
+        resources = [{"id": "mondo", "name": "Mondo Disease Ontology", "url": "http://purl.obolibrary.org/obo/mondo.owl"},
+                     {"id": "loinc", "name": "LOINC", "url": "https://loinc.org"}]  # fmt: skip
+        response = {"filteringTerms": filtering_terms(dictionary), "resources": resources}
+        return {"meta": _framework_meta(), "response": response}
 
     @app.post("/query")
     def query(request: BeaconRequest, who: str = Depends(identity)) -> dict[str, Any]:  # noqa: B008
         granularity = request.query.requestedGranularity or request.meta.requestedGranularity or "count"
         try:
-            cohort = CohortQuery.from_dict({**request.query.requestParameters, "granularity": granularity})
+            params = {**request.query.requestParameters, **filters_to_parameters(request.query.filters, dictionary)}
+            cohort = CohortQuery.from_dict({**params, "granularity": granularity})
             answer = catalog.answer(cohort, who)
         except QueryBudgetExceeded as err:
             raise HTTPException(status_code=429, detail=str(err)) from None
