@@ -8,7 +8,10 @@ from rdflib.namespace import RDF, RDFS, XSD
 from nextgen_ml.catalogue.namespaces import CODING_SYSTEMS, CSVW, DCT, HEALTH, QUDT, SKOS, code_iri
 from nextgen_ml.data.dictionary import DataDictionary
 
-_DATATYPE = {"numeric": XSD.decimal, "integer": XSD.integer}
+_DATATYPE = {
+    "tabular": {"numeric": XSD.decimal, "integer": XSD.integer},
+    "labels": {"binary": XSD.integer, "regression": XSD.decimal},
+}
 
 
 def add_dictionary(graph: Graph, dataset: URIRef, dictionary: DataDictionary, iri: str) -> None:
@@ -39,7 +42,7 @@ def add_dictionary(graph: Graph, dataset: URIRef, dictionary: DataDictionary, ir
         graph.add((schema, CSVW.column, column))
         graph.add((column, RDF.type, CSVW.Column))
         graph.add((column, CSVW.name, Literal(f"{group}.{name}")))
-        graph.add((column, CSVW.datatype, _DATATYPE.get(kind, XSD.string)))
+        graph.add((column, CSVW.datatype, _DATATYPE[group].get(kind, XSD.string)))
         graph.add((column, DCT.type, Literal(f"{'label' if group == 'labels' else 'variable'}:{kind}")))
         if description:
             graph.add((column, CSVW.titles, Literal(description, lang="en")))

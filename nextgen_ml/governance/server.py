@@ -11,6 +11,10 @@ and returns ``{"meta": {...}, "responseSummary": {"exists": bool, "numTotalResul
 (``numTotalResults`` only for a released count). ``GET /info`` describes the catalog and its policy. Errors:
 401 without a valid key, 400 for a bad query, 422 for a malformed body (neither is charged), 429 when the
 identity's budget is spent.
+
+The Beacon v2 framework endpoints ``GET /configuration``, ``/entry_types``, ``/map`` and ``/filtering_terms``
+describe the service; ``query.filters`` (filtering terms: data-dictionary codes, MONDO CURIEs, modalities) are
+translated into the same cohort parameters (:mod:`nextgen_ml.catalogue.beacon`).
 """
 
 from __future__ import annotations
