@@ -38,6 +38,7 @@ from nextgen_ml.catalogue.steward import Steward
 from nextgen_ml.data.schema import MODALITIES, MODALITY_COLUMN
 from nextgen_ml.data.store import RecordStore
 from nextgen_ml.governance.duo import TERMS
+from nextgen_ml.modalities import modality_spec
 
 PREFIXES = {
     "dcat": DCAT, "dct": DCT, "dcatap": DCATAP, "healthdcatap": HEALTH, "dpv": DPV, "vcard": VCARD,
@@ -111,6 +112,10 @@ def _counts(graph: Graph, dataset: URIRef, counts: PublishedCounts) -> list[str]
         graph.add((dataset, DCT.hasPart, node))
         graph.add((node, DCT.title, Literal(f"{modality} records", lang="en")))
         graph.add((node, DCT.type, Literal(modality)))
+        spec = modality_spec(modality)
+        formats = f"; ingested from {', '.join(spec.ingest_formats)}" if spec.ingest_formats else ""
+        text = f"{spec.description} (model input {spec.input_shape}){formats}"
+        graph.add((node, DCT.description, Literal(text, lang="en")))
         graph.add((node, HEALTH.numberOfRecords, Literal(n, datatype=XSD.nonNegativeInteger)))
     return sorted(counts.modalities)
 

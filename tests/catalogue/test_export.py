@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from rdflib import Graph, URIRef
-from rdflib.namespace import RDF
+from rdflib.namespace import RDF, XSD
 
 from nextgen_ml.catalogue.export import export_graph
-from nextgen_ml.catalogue.namespaces import DCAT, DCT, HEALTH, QUDT, VCARD
+from nextgen_ml.catalogue.namespaces import CSVW, DCAT, DCT, HEALTH, QUDT, SKOS, VCARD
 from nextgen_ml.catalogue.steward import Steward, load_steward
 from nextgen_ml.catalogue.validate import validate_file, validate_graph
 from nextgen_ml.cli import main as cli_main
@@ -36,6 +36,10 @@ def test_tiny_store_export_validates_and_carries_the_store(store: Path, steward_
     # the data dictionary: codes, units, coding systems
     assert URIRef("https://loinc.org/8480-6/") in set(graph.objects(DATASET, HEALTH.hasCodeValues))
     assert "mm[Hg]" in {str(u) for u in graph.objects(None, QUDT.ucumCode)}
+    columns = {str(graph.value(c, CSVW.name)): c for c in graph.objects(None, CSVW.column)}
+    assert set(columns) >= {"tabular.sbp", "tabular.sex", "labels.lvef", "labels.mace"}
+    assert graph.value(columns["labels.lvef"], CSVW.datatype) == XSD.decimal
+    assert {str(v) for v in graph.objects(columns["tabular.sex"], SKOS.notation)} == {"female", "male"}
     assert URIRef("http://www.wikidata.org/entity/P4338") in set(graph.objects(DATASET, HEALTH.hasCodingSystem))
     # the steward's facts
     contact = graph.value(DATASET, DCAT.contactPoint)

@@ -54,3 +54,19 @@ def test_export_is_audited_and_charged_to_the_catalogue_identity(store: Path, st
     export_graph(store, load_steward(steward_file))  # a re-export repeats the releases for free
     assert catalog.policy.epsilon_budget - catalog.budget.remaining(CATALOGUE_IDENTITY) == spent
     assert (store / "_governance" / "audit.jsonl").read_text().count(CATALOGUE_IDENTITY) >= 8
+
+
+def test_counts_the_budget_no_longer_allows_are_withheld(store: Path, steward_file: Path) -> None:
+    write_policy(store, SitePolicy(epsilon_per_query=0.5, epsilon_budget=1.0, k=5))  # two fresh answers
+    graph = export_graph(store, load_steward(steward_file))
+    assert len(list(graph.objects(None, HEALTH.numberOfRecords))) == 2  # the total and the first modality
+    assert list(_modality_counts(graph)) == ["ecg"]
+
+
+def test_a_policy_without_count_granularity_publishes_no_count(store: Path, steward_file: Path) -> None:
+    write_policy(store, SitePolicy(granularities=("boolean",)))
+    graph = export_graph(store, load_steward(steward_file))
+    assert list(graph.objects(None, HEALTH.numberOfRecords)) == []
+    assert not (store / "_governance" / "audit.jsonl").exists() or CATALOGUE_IDENTITY not in (
+        store / "_governance" / "audit.jsonl"
+    ).read_text()
