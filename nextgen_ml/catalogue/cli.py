@@ -21,11 +21,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "export":
-        from nextgen_ml.catalogue.export import export_graph
+        from nextgen_ml.catalogue.export import PREFIXES, export_graph
         from nextgen_ml.catalogue.steward import load_steward
 
         graph = export_graph(args.store, load_steward(args.steward))
-        graph.serialize(args.out, format="json-ld" if args.format == "jsonld" else "turtle")
+        if args.format == "jsonld":
+            context = {prefix: str(ns) for prefix, ns in PREFIXES.items()}
+            graph.serialize(args.out, format="json-ld", context=context, auto_compact=True)
+        else:
+            graph.serialize(args.out, format="turtle")
         print(f"wrote {args.out} ({len(graph)} triples)")
         return 0
     from nextgen_ml.catalogue.validate import validate_file
