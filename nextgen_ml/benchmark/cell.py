@@ -28,8 +28,9 @@ from nextgen_ml.benchmark.config import BenchmarkConfig, Setting
 from nextgen_ml.benchmark.data import FoldData
 from nextgen_ml.benchmark.robustness import masked_scores, robustness_logits
 from nextgen_ml.interpret.modalities import leave_one_out, modality_shapley
+from nextgen_ml.models.spec import ModelSpec
 from nextgen_ml.tasks.module import MultimodalModule
-from nextgen_ml.training.factory import build_net, build_task
+from nextgen_ml.training.factory import build_task
 
 #: task kinds whose rows get one score (attributed to modalities); the others keep all K logits
 SCALAR_KINDS: tuple[str, ...] = ("binary", "regression", "survival")
@@ -40,9 +41,9 @@ def fit_cell(cfg: BenchmarkConfig, setting: Setting, data: FoldData, seed: int, 
     pl.seed_everything(seed * 1000 + fold, workers=True, verbose=False)
     target = cfg.data.target
     task = build_task({"target": target}, data.dm.dictionary, data.dm.label_statistics(target))
-    model_cfg = {"encoder": cfg.model.encoders, "fusion": setting.fusion, "embed_dim": cfg.model.embed_dim,
-                 "head_hidden": cfg.model.head_hidden, "dropout": cfg.model.dropout}
-    net = build_net(model_cfg, setting.modalities, data.modality_specs, task.num_outputs)
+    spec = ModelSpec(encoders=dict(cfg.model.encoders), fusion=setting.fusion, embed_dim=cfg.model.embed_dim,
+                     head_hidden=tuple(cfg.model.head_hidden), dropout=cfg.model.dropout)
+    net = spec.build(setting.modalities, data.modality_specs, task.num_outputs)  # the builder train.py uses
     optimizer = partial(torch.optim.AdamW, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     scheduler = partial(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=cfg.train.max_epochs)
     module = MultimodalModule(net=net, task=task, optimizer=optimizer, scheduler=scheduler)
