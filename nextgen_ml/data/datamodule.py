@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 SPLITS: tuple[str, ...] = ("stratified", "kfold", "site", "predefined")
 
 
-
 class _Transforms:
     """``TRANSFORMS[modality]``: the transform class each modality's spec declares (plugins included)."""
 
@@ -39,7 +38,7 @@ class _Transforms:
     def __contains__(self, modality: str) -> bool:
         return modality in modality_names()
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(modality_names())
 
 
