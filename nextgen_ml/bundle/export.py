@@ -35,9 +35,10 @@ from nextgen_ml.bundle.files import (
 )
 from nextgen_ml.bundle.load import build_model, load_pretrained, sha256_file
 from nextgen_ml.bundle.outputs import prediction_columns
-from nextgen_ml.data.datamodule import TRANSFORMS, CardioDataModule
+from nextgen_ml.data.datamodule import CardioDataModule
 from nextgen_ml.data.schema import SCHEMA_VERSION
 from nextgen_ml.data.store import METADATA_FILE
+from nextgen_ml.modalities import modality_spec
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def _preprocessing(config: dict[str, Any], info: dict[str, Any], dm_state: dict[
     kwargs = config["data"].get("transforms") or {}
     return {
         "modalities": modalities,
-        "transforms": {m: {"class": TRANSFORMS[m].__name__, "kwargs": dict(kwargs.get(m) or {}),
+        "transforms": {m: {"class": modality_spec(m).transform_class.__name__, "kwargs": dict(kwargs.get(m) or {}),
                            "state": fitted[m]} for m in modalities},
         "modality_specs": info["modality_specs"],
         "dictionary": (dm_state or {}).get("dictionary"),

@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from nextgen_ml.bundle.preprocess import InputMismatchError
 from nextgen_ml.data.panel import VariantPanel
+from nextgen_ml.data.schema import same_model_inputs
 from nextgen_ml.data.store import METADATA_FILE, RecordStore
 from nextgen_ml.data.validate import iter_records
 
@@ -23,19 +24,9 @@ Source = Sequence[Mapping[str, Any]] | pa.Table | RecordStore | str | os.PathLik
 BASE_COLUMNS: tuple[str, ...] = ("patient_id", "labels")
 
 
-def _major(version: str) -> str:
-    return str(version).split(".")[0]
-
-
-#: record-schema majors whose model inputs are the same: 2.0 changed how ``tabular`` and ``labels`` are declared
-#: (data dictionaries), not the modality payloads; a bundle's own tabular state says which variables it reads.
-_SAME_INPUTS: frozenset[str] = frozenset({"1", "2"})
-
-
 def check_schema_version(found: str | None, where: str, expected: str) -> None:
     """Refuse a source written with a record-schema version whose model inputs differ from the bundle's."""
-    majors = {_major(found), _major(expected)} if found else set()
-    if found and len(majors) > 1 and not majors <= _SAME_INPUTS:
+    if found and not same_model_inputs(found, expected):
         raise InputMismatchError(
             where, "schema_version", f"records use record schema {found}; the bundle was trained on {expected}"
         )

@@ -23,11 +23,7 @@ from nextgen_ml.bundle.files import (
 from nextgen_ml.bundle.preprocess import Preprocessor, build_transform
 from nextgen_ml.bundle.pretrained import PretrainedModel
 from nextgen_ml.data.dictionary import DataDictionary
-from nextgen_ml.data.schema import SCHEMA_VERSION
-
-#: record schema majors whose bundles this nextgen_ml loads: 2.0 changed how ``tabular`` and ``labels`` are declared
-#: (data dictionaries), not the model inputs; a bundle's own transform state says which variables it reads.
-READABLE_SCHEMA_MAJORS: frozenset[str] = frozenset({"1", SCHEMA_VERSION.split(".")[0]})
+from nextgen_ml.data.schema import SCHEMA_VERSION, same_model_inputs
 
 
 def sha256_file(path: Path) -> str:
@@ -43,7 +39,7 @@ def _check_manifest(path: Path, manifest: dict[str, Any]) -> None:
     if fmt.split(".")[0] != BUNDLE_FORMAT.split(".")[0]:
         raise BundleError(f"bundle {path}: format {fmt}; this nextgen_ml reads bundle format {BUNDLE_FORMAT}")
     version = str(manifest.get("schema_version", "0"))
-    if version.split(".")[0] not in READABLE_SCHEMA_MAJORS:
+    if not same_model_inputs(version, SCHEMA_VERSION):
         raise BundleError(
             f"bundle {path}: field 'schema_version': trained on record schema {version}; this nextgen_ml uses "
             f"{SCHEMA_VERSION} (export the checkpoint again with a matching version)"

@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from nextgen_ml.data.datamodule import TRANSFORMS
 from nextgen_ml.data.dataset import Collate
 from nextgen_ml.data.dictionary import DataDictionary
 from nextgen_ml.data.panel import VariantPanel
@@ -22,6 +21,7 @@ from nextgen_ml.data.transforms import (
     TabularTransform,
 )
 from nextgen_ml.data.validate import RecordValidationError
+from nextgen_ml.modalities import modality_names, modality_spec
 
 #: transform constructor argument → how its saved (JSON) value becomes the object the constructor takes.
 _DECODE_ARG: dict[str, Callable[[Any], Any]] = {
@@ -39,9 +39,9 @@ def build_transform(modality: str, kwargs: Mapping[str, Any], state: Mapping[str
     Saved state wins over kwargs for every constructor argument it holds (lead order, sizes, the panel); the rest
     of the fitted state (scalers, tokenizer) is restored with ``load_state_dict``.
     """
-    if modality not in TRANSFORMS:
-        raise ValueError(f"preprocessing: unknown modality {modality!r}; known {sorted(TRANSFORMS)}")
-    cls = TRANSFORMS[modality]
+    if modality not in modality_names():
+        raise ValueError(f"preprocessing: unknown modality {modality!r}; known {modality_names()}")
+    cls = modality_spec(modality).transform_class
     params = inspect.signature(cls.__init__).parameters
     merged = {**dict(kwargs), **{k: v for k, v in state.items() if k in params}}
     merged = {k: _DECODE_ARG.get(k, lambda v: v)(v) for k, v in merged.items()}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,24 +29,6 @@ log = logging.getLogger(__name__)
 SPLITS: tuple[str, ...] = ("stratified", "kfold", "site", "predefined")
 
 
-class _Transforms:
-    """``TRANSFORMS[modality]``: the transform class each modality's spec declares (plugins included)."""
-
-    def __getitem__(self, modality: str) -> type[ModalityTransform]:
-        return modality_spec(modality).transform_class
-
-    def __contains__(self, modality: str) -> bool:
-        return modality in modality_names()
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(modality_names())
-
-
-#: modality → transform class, read from the modality registry; transform kwargs come from
-#: ``CardioDataModule(transforms={modality: {...}})``.
-TRANSFORMS = _Transforms()
-
-
 class CardioDataModule(pl.LightningDataModule):
     """Batches of ``{"inputs", "mask", "targets", "index"}`` from a record store.
 
@@ -67,7 +49,7 @@ class CardioDataModule(pl.LightningDataModule):
         val_frac / test_frac: split fractions (of patients).
         test_sites: sites held out for testing when ``split="site"``.
         sites: only read these sites (e.g. one federated site's partition).
-        transforms: per-modality keyword arguments for the transform classes in :data:`TRANSFORMS`.
+        transforms: per-modality keyword arguments for the transform each modality spec declares.
         batch_size / num_workers / pin_memory: DataLoader settings.
         persistent_workers / prefetch_factor / multiprocessing_context: DataLoader worker settings (used when
             ``num_workers > 0``; workers reopen the memory-mapped store by path, see :class:`RecordStore`).

@@ -28,6 +28,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -348,9 +349,15 @@ class DataDictionary(BaseModel):
             labels={**self.labels, **dict(labels or {})},
         )
 
-    def fingerprint(self) -> str:
-        """A short hash of the declarations (two stores with the same fingerprint have the same record shape)."""
+    @cached_property
+    def _fingerprint(self) -> str:
         import hashlib
 
-        body = json.dumps({"v": self.as_dict()["variables"], "l": self.as_dict()["labels"]}, sort_keys=True)
+        declared = self.as_dict()
+        body = json.dumps({"v": declared["variables"], "l": declared["labels"]}, sort_keys=True)
         return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+    def fingerprint(self) -> str:
+        """A short hash of the declarations (two stores with the same fingerprint have the same record shape);
+        computed once per dictionary (it is frozen)."""
+        return self._fingerprint

@@ -91,7 +91,7 @@ def reconcile(dictionaries: list[tuple[str, DataDictionary]]) -> tuple[DataDicti
     Raises:
         DictionaryError: a conflict; the message names both stores and the variable or label.
     """
-    first_name, first = dictionaries[0]
+    first = dictionaries[0][1]
     variables: dict[str, Variable] = {}
     owner: dict[str, str] = {}
     labels: dict[str, Label] = {}
@@ -124,7 +124,6 @@ def reconcile(dictionaries: list[tuple[str, DataDictionary]]) -> tuple[DataDicti
         variables=variables,
         labels=labels,
     )
-    del first_name
     return merged, plans
 
 

@@ -32,6 +32,16 @@ __all__ = ["DIAGNOSIS_CLASSES", "FINDING_CLASSES", "SYNTHETIC_DICTIONARY", "reco
 #: 2.0.0: ``tabular`` and ``labels`` are declared by the store's data dictionary (survival labels are structs).
 SCHEMA_VERSION = "2.0.0"
 
+#: record-schema majors whose model inputs are the same: 2.0 changed how ``tabular`` and ``labels`` are declared
+#: (data dictionaries), not the modality payloads, so a model trained on 1.x reads 2.x records and vice versa.
+SAME_INPUT_MAJORS: frozenset[str] = frozenset({"1", "2"})
+
+
+def same_model_inputs(version_a: str, version_b: str) -> bool:
+    """Whether records of schema ``version_a`` fit a model trained on records of schema ``version_b``."""
+    majors = {str(version_a).split(".")[0], str(version_b).split(".")[0]}
+    return len(majors) == 1 or majors <= SAME_INPUT_MAJORS
+
 #: Standard 12-lead order used everywhere in the record and the models.
 ECG_LEADS: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 
@@ -74,10 +84,6 @@ def _provenance_type() -> pa.DataType:
     )
 
 
-#: Schema position of the built-in modality columns (plugins follow them, in registration order).
-_COLUMN_ORDER: tuple[str, ...] = ("tabular", "ecg", "image", "genotype", "text", "heart_sound", "wearable")
-
-
 def record_schema(dictionary: DataDictionary = SYNTHETIC_DICTIONARY) -> pa.Schema:
     """The Arrow schema of the record (version :data:`SCHEMA_VERSION`) for a dataset's data dictionary.
 
@@ -87,8 +93,9 @@ def record_schema(dictionary: DataDictionary = SYNTHETIC_DICTIONARY) -> pa.Schem
     """
     from nextgen_ml.modalities import modality_specs
 
-    specs = sorted(modality_specs(), key=lambda s: _COLUMN_ORDER.index(s.column) if s.column in _COLUMN_ORDER else 99)
-    columns = [pa.field(s.column, dictionary.tabular_type() if s.name == "tabular" else s.arrow_type) for s in specs]
+    # built-in columns in schema order, then plugins in registration order
+    columns = [pa.field(s.column, dictionary.tabular_type() if s.name == "tabular" else s.arrow_type)
+               for s in modality_specs()]
     consent = pa.struct(
         [
             pa.field("codes", pa.list_(pa.string()), nullable=False),  # DUO CURIEs

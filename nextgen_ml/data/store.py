@@ -74,6 +74,29 @@ def _check_plugins(path: Any, meta: dict[str, Any]) -> None:
         )
 
 
+def check_appendable(
+    path: Any, meta: dict[str, Any], dictionary: DataDictionary, format: str, panel: dict[str, Any] | None
+) -> None:
+    """Refuse to append records of ``dictionary``/``format``/``panel`` to the store at ``path`` (metadata ``meta``)
+    unless they match it.
+
+    Raises:
+        StoreError: naming what differs.
+    """
+    stored = read_dictionary(meta)
+    if stored.fingerprint() != dictionary.fingerprint():
+        raise StoreError(
+            f"{path}: cannot append: the store's data dictionary differs from the new records' "
+            f"(variables {list(stored.variables)} / labels {list(stored.labels)} vs "
+            f"{list(dictionary.variables)} / {list(dictionary.labels)}); write a new store and read "
+            "both as one dataset (data.data_dir=[A, B])"
+        )
+    if meta.get("format", "ipc") != format:
+        raise StoreError(f"{path}: cannot append {format} parts to a {meta.get('format')} store")
+    if panel is not None and meta.get("panel") not in (None, panel):
+        raise StoreError(f"{path}: cannot append: the variant panel differs from the store's")
+
+
 def read_dictionary(metadata: dict[str, Any]) -> DataDictionary:
     """The data dictionary stored in a store's metadata."""
     raw = metadata.get("dictionary")
@@ -133,18 +156,8 @@ class StoreWriter:
 
     def _start_append(self, panel: VariantPanel | None, format: str) -> None:
         meta = json.loads((self.path / METADATA_FILE).read_text())
-        stored = read_dictionary(meta)
-        if stored.fingerprint() != self.dictionary.fingerprint():
-            raise StoreError(
-                f"{self.path}: cannot append: the store's data dictionary differs from the new records' "
-                f"(variables {list(stored.variables)} / labels {list(stored.labels)} vs "
-                f"{list(self.dictionary.variables)} / {list(self.dictionary.labels)}); write a new store and read "
-                "both as one dataset (data.data_dir=[A, B])"
-            )
-        if meta.get("format", "ipc") != format:
-            raise StoreError(f"{self.path}: cannot append {format} parts to a {meta.get('format')} store")
-        if panel is not None and meta.get("panel") not in (None, json.loads(panel.to_json())):
-            raise StoreError(f"{self.path}: cannot append: the variant panel differs from the store's")
+        panel_json = None if panel is None else json.loads(panel.to_json())
+        check_appendable(self.path, meta, self.dictionary, format, panel_json)
         self._previous = meta
         self.counts = dict(meta.get("sites", {}))
         for site in self.counts:
@@ -372,47 +385,3 @@ class RecordStore:
         view._index = idx if self._index is None else self._index[idx]
         return view
 
-
-def append_store(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
-    """Move the records of the store at ``src`` into the existing store at ``dst`` (which keeps every part it has).
-
-    The two stores must share data dictionary, format and variant panel. Part files are moved in with the next
-    free part numbers, then ``dst``'s metadata is replaced atomically (counts added, ``src``'s provenance kept in
-    ``appends``); other files of ``src`` (an ingest report) are kept beside with an ``.append-N`` suffix.
-
-    Raises:
-        StoreError: the stores differ in dictionary, format or panel (nothing is moved).
-    """
-    src, dst = Path(src), Path(dst)
-    new = json.loads((src / METADATA_FILE).read_text())
-    old = json.loads((dst / METADATA_FILE).read_text())
-    if read_dictionary(new).fingerprint() != read_dictionary(old).fingerprint():
-        raise StoreError(f"{dst}: cannot append: its data dictionary differs from the new records' (write a new "
-                         "store and read both as one dataset, data.data_dir=[A, B])")
-    if new.get("format") != old.get("format"):
-        raise StoreError(f"{dst}: cannot append {new.get('format')} parts to a {old.get('format')} store")
-    if new.get("panel") is not None and old.get("panel") not in (None, new.get("panel")):
-        raise StoreError(f"{dst}: cannot append: the variant panel differs from the store's")
-    n = len(old.get("appends", [])) + 1
-    counts = dict(old.get("sites", {}))
-    for site, count in new.get("sites", {}).items():
-        folder = dst / f"site={site}"
-        folder.mkdir(exist_ok=True)
-        start = len(list(folder.glob("part-*")))
-        for k, part in enumerate(sorted((src / f"site={site}").glob("part-*"))):
-            os.replace(part, folder / f"part-{start + k:05d}{part.suffix}")
-        counts[site] = counts.get(site, 0) + count
-    for extra in src.iterdir():
-        if extra.is_file() and extra.name != METADATA_FILE:
-            os.replace(extra, dst / f"{extra.stem}.append-{n}{extra.suffix}")
-    meta = {
-        **old,
-        "n_records": sum(counts.values()),
-        "sites": dict(sorted(counts.items())),
-        "panel": old.get("panel") if old.get("panel") is not None else new.get("panel"),
-        "appends": [*old.get("appends", []), {k: v for k, v in new.items() if k not in ("dictionary", "panel")}],
-    }
-    tmp = dst / (METADATA_FILE + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=2))
-    os.replace(tmp, dst / METADATA_FILE)
-    return dst

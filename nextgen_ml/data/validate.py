@@ -38,14 +38,20 @@ def check_tabular(
     pid: str, tab: dict[str, Any], dictionary: DataDictionary = SYNTHETIC_DICTIONARY, **_: Any
 ) -> None:
     """Every variable declared in ``dictionary`` and valid for its kind, categories and range."""
-    for name, value in tab.items():
-        var = dictionary.variables.get(name)
-        if var is None:
-            raise RecordValidationError(pid, f"tabular.{name}", "not a variable of the data dictionary")
-        problem = var.check(value)
+    _check_declared(pid, "tabular", tab, dictionary.variables, "variable", nan_hint=" (use null)")
+
+
+def _check_declared(
+    pid: str, column: str, values: dict[str, Any], declared: dict[str, Any], what: str, nan_hint: str = ""
+) -> None:
+    """Each ``values`` key declared (a :class:`Variable` or :class:`Label`) and its value valid for it."""
+    for name, value in values.items():
+        if name not in declared:
+            raise RecordValidationError(pid, f"{column}.{name}", f"not a {what} of the data dictionary")
+        problem = declared[name].check(value)
         if problem is not None:
-            hint = " (use null)" if "number" in problem else ""
-            raise RecordValidationError(pid, f"tabular.{name}", problem + hint)
+            hint = nan_hint if "number" in problem else ""
+            raise RecordValidationError(pid, f"{column}.{name}", problem + hint)
 
 
 def check_ecg(pid: str, ecg: dict[str, Any], **_: Any) -> None:
@@ -84,16 +90,6 @@ def check_genotype(pid: str, geno: dict[str, Any], panel_size: int | None = None
         raise RecordValidationError(pid, "genotype.dosages", f"dosage outside [0, 2] at index {int(np.argmin(ok))}")
 
 
-def _check_labels(pid: str, labels: dict[str, Any], dictionary: DataDictionary) -> None:
-    for name, value in labels.items():
-        label = dictionary.labels.get(name)
-        if label is None:
-            raise RecordValidationError(pid, f"labels.{name}", "not a label of the data dictionary")
-        problem = label.check(value)
-        if problem is not None:
-            raise RecordValidationError(pid, f"labels.{name}", problem)
-
-
 def validate_record(
     record: dict[str, Any], panel_size: int | None = None, dictionary: DataDictionary = SYNTHETIC_DICTIONARY
 ) -> None:
@@ -112,7 +108,7 @@ def validate_record(
     for spec in modality_specs():  # each modality's own validation (declared in its spec)
         spec.check(pid, record.get(spec.column), **context)
     if record.get("labels") is not None:
-        _check_labels(pid, record["labels"], dictionary)
+        _check_declared(pid, "labels", record["labels"], dictionary.labels, "label")
     # The Arrow conversion catches wrong types the checks above do not look at.
     try:
         pa.Table.from_pylist([record], schema=schema)

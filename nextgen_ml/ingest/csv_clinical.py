@@ -144,14 +144,18 @@ class _Row:
         except (TypeError, ValueError) as err:
             self.issue(column, raw, f"label {label.name!r}: {err}")
             return None
-        problem = label.check(value) if kind == label.kind else (
-            None if kind != "binary" or value in (0, 1) else f"event must be 0 or 1, got {value!r}")
-        if kind == "regression" and not math.isfinite(value):
-            problem = "not a finite number"
+        problem = label.check(value) if kind == label.kind else _survival_part_problem(kind, value)
         if problem is not None:
             self.issue(column, raw, f"label {label.name!r}: {problem}")
             return None
         return value
+
+
+def _survival_part_problem(kind: str, value: Any) -> str | None:
+    """Why a survival label's time (parsed as ``"regression"``) or event (``"binary"``) value is invalid."""
+    if kind == "binary":
+        return None if value in (0, 1) else f"event must be 0 or 1, got {value!r}"
+    return None if math.isfinite(value) else "not a finite number"
 
 
 def _row_to_record(

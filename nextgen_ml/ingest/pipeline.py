@@ -16,9 +16,10 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from nextgen_ml.data.append import append_store
 from nextgen_ml.data.dictionary import DataDictionary
 from nextgen_ml.data.panel import VariantPanel
-from nextgen_ml.data.store import METADATA_FILE, RecordStore, StoreWriter, append_store
+from nextgen_ml.data.store import METADATA_FILE, RecordStore, StoreWriter
 from nextgen_ml.data.validate import RecordValidationError, validate_record
 from nextgen_ml.ingest.clinical import merge_tabular
 from nextgen_ml.ingest.deid import Pseudonymiser, resolve_key, sha256_files

@@ -17,7 +17,8 @@ from pathlib import Path
 from nextgen_ml.modalities.spec import ModalitySpec, resolve
 
 _REGISTRY: dict[str, ModalitySpec] = {}
-_BUILTIN_MODULES = ("ecg", "genomics", "heart_sound", "image", "tabular", "text", "wearable")
+#: the built-in modality modules, in the record schema's column order
+_BUILTIN_MODULES = ("tabular", "ecg", "image", "genomics", "text", "heart_sound", "wearable")
 
 
 def register_modality(spec: ModalitySpec, replace: bool = False) -> ModalitySpec:
@@ -56,7 +57,8 @@ def modality_names() -> list[str]:
 def modality_specs() -> list[ModalitySpec]:
     """Registered specs, built-ins first in their schema order, then plugins in registration order."""
     _load_builtins()
-    return list(_REGISTRY.values())
+    builtins = [_REGISTRY[name] for name in _BUILTIN_MODULES]
+    return builtins + [spec for name, spec in _REGISTRY.items() if name not in _BUILTIN_MODULES]
 
 
 def builtin_modalities() -> tuple[str, ...]:
