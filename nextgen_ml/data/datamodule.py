@@ -16,7 +16,13 @@ from torch.utils.data import DataLoader
 from nextgen_ml.data.dataset import Collate, MultimodalDataset
 from nextgen_ml.data.dictionary import DataDictionary
 from nextgen_ml.data.schema import MODALITIES, SCHEMA_VERSION
-from nextgen_ml.data.splits import kfold_splits, predefined_split, site_held_out_split, stratified_group_split
+from nextgen_ml.data.splits import (
+    kfold_splits,
+    labelled_subset,
+    predefined_split,
+    site_held_out_split,
+    stratified_group_split,
+)
 from nextgen_ml.data.store import METADATA_FILE, RecordStore
 from nextgen_ml.data.store_fs import is_uri
 from nextgen_ml.data.targets import strata
@@ -57,7 +63,11 @@ class CardioDataModule(pl.LightningDataModule):
             dimensionality) are fitted on at most this many training records, a seeded random subsample, so
             setup time and memory stay bounded as the cohort grows; transforms with nothing to fit read no data.
         modality_dropout: probability of hiding a present modality in training batches.
-        seed: split and dropout seed.
+        label_fraction: keep the labels of only this fraction of the training rows, stratified on ``stratify_on``
+            (at least one row per stratum; nested across fractions for one seed); the other training rows keep
+            their inputs with every label missing (a supervised loss ignores them; pretraining uses them).
+            Validation and test rows are untouched. 1.0 (default) keeps every label.
+        seed: split, dropout and label-fraction seed.
         purpose: the declared research purpose (keyword arguments of
             :class:`nextgen_ml.governance.duo.ResearchPurpose`, e.g. ``{"requester": "alice", "disease":
             "MONDO:0005267"}``). When given, records whose DUO consent does not permit it are excluded before any
@@ -88,8 +98,13 @@ class CardioDataModule(pl.LightningDataModule):
         purpose: Mapping[str, Any] | None = None,
         folds: int = 5,
         fold: int = 0,
+        label_fraction: float = 1.0,
     ) -> None:
         super().__init__()
+        if not 0 < label_fraction <= 1:
+            raise ValueError(f"label_fraction must be in (0, 1], got {label_fraction}")
+        self.label_fraction = float(label_fraction)
+        self.labelled_train: np.ndarray | None = None  # store indices of training rows that keep their labels
         unknown = sorted(set(modalities) - set(modality_names()))
         if unknown:
             raise ValueError(f"modalities: unknown {unknown}; choose from {modality_names()} (a plugin file "
@@ -230,11 +245,27 @@ class CardioDataModule(pl.LightningDataModule):
                 needs_data = cls.fit is not ModalityTransform.fit
                 transform.fit(train_view.column(cls.column).to_pylist() if needs_data else [])
             self.transforms[m] = transform
+        hidden = self._hidden_train_labels(store)
         self.datasets = {
-            name: MultimodalDataset(store.subset(idx), self.transforms, train=name == "train")
+            name: MultimodalDataset(store.subset(idx), self.transforms, train=name == "train",
+                                    hidden_labels=hidden if name == "train" else ())
             for name, idx in self.split_indices.items()
         }
         log.info("splits: %s", {k: len(v) for k, v in self.split_indices.items()})
+
+    def _hidden_train_labels(self, store: RecordStore) -> np.ndarray:
+        """Positions in the training split whose labels ``label_fraction`` hides (sets :attr:`labelled_train`)."""
+        train = self.split_indices["train"]
+        if self.label_fraction == 1:
+            self.labelled_train = train
+            return np.zeros(0, dtype=np.int64)
+        label = store.dictionary.label(self.stratify_on)
+        values = pc.struct_field(store.subset(train).column("labels"), [self.stratify_on]).to_pylist()
+        keep = labelled_subset(strata(label, values), self.label_fraction, self.seed)
+        self.labelled_train = train[keep]
+        log.info("label_fraction=%g: %d of %d training rows keep their labels (stratified on %s)",
+                 self.label_fraction, keep.size, train.size, self.stratify_on)
+        return np.setdiff1d(np.arange(train.size), keep)
 
     def _fit_sample(self, train_idx: np.ndarray) -> np.ndarray:
         """At most ``fit_max_records`` of the training indices (seeded, sorted); all of them below the cap."""
@@ -282,7 +313,7 @@ class CardioDataModule(pl.LightningDataModule):
             raise RuntimeError("label_statistics is available after setup()")
         if self.store.dictionary.label(name).kind != "regression":
             return None
-        train = self.store.subset(self.split_indices["train"])
+        train = self.store.subset(self.split_indices["train"] if self.labelled_train is None else self.labelled_train)
         y = np.array([v for v in pc.struct_field(train.column("labels"), [name]).to_pylist() if v is not None])
         if y.size == 0:
             raise ValueError(f"task.target: no training record has the label {name!r}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,15 +22,19 @@ class MultimodalDataset(Dataset):
         store: a :class:`RecordStore` view opened with ``patient_id``, ``labels`` and the modality columns.
         transforms: modality name → fitted transform.
         train: whether random (training-time) augmentation and cropping apply.
+        hidden_labels: positions in ``store`` whose labels are hidden (every target missing, e.g.
+            ``data.label_fraction``); the rows still yield their inputs.
     """
 
-    def __init__(self, store: RecordStore, transforms: Mapping[str, ModalityTransform], train: bool = False) -> None:
+    def __init__(self, store: RecordStore, transforms: Mapping[str, ModalityTransform], train: bool = False,
+                 hidden_labels: Collection[int] = ()) -> None:
         needed = {"patient_id", "labels"} | {t.column for t in transforms.values()}
         missing = needed - set(store.columns)
         if missing:
             raise ValueError(f"store: view was opened without columns {sorted(missing)}")
         self.store, self.transforms, self.train = store, dict(transforms), train
         self.targets = TargetEncoder(store.dictionary)
+        self.hidden_labels = frozenset(int(i) for i in hidden_labels)
 
     def __len__(self) -> int:
         return len(self.store)
@@ -43,7 +47,8 @@ class MultimodalDataset(Dataset):
         row = self.store.row(i)
         pid = row["patient_id"]
         inputs = {m: self._input(m, row[t.column], pid) for m, t in self.transforms.items()}
-        return {"inputs": inputs, "targets": self.targets(row["labels"]), "index": i}
+        labels = None if i in self.hidden_labels else row["labels"]
+        return {"inputs": inputs, "targets": self.targets(labels), "index": i}
 
     def modality_inputs(self, modality: str) -> list[Any]:
         """``modality``'s input for every record in order, reading only its column (one pass, not one per row)."""

@@ -102,3 +102,34 @@ def kfold_splits(
         train, val = _one_fold(rest, strata, groups_arr, val_frac, seed + 1 + fold)
         folds.append({"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)})
     return folds
+
+
+def labelled_subset(strata_labels: Sequence[float | int | None], fraction: float, seed: int = 0) -> np.ndarray:
+    """Positions of the rows that keep their labels when only ``fraction`` of them are labelled, stratified.
+
+    Each stratum keeps ``max(1, round(fraction * n_stratum))`` rows (at least one per stratum), chosen by one seeded
+    random key per row, so for one seed the kept sets are nested across fractions (1 % ⊂ 5 % ⊂ 10 % ⊂ 25 %).
+    Rows whose stratification label is missing are never counted as labelled (below ``fraction=1``).
+
+    Args:
+        strata_labels: ``(N,)`` stratification key per row (e.g. MACE, or LVEF quantile bins); None/NaN = unlabelled.
+        fraction: fraction of labelled rows to keep, in ``(0, 1]``; 1 keeps every row.
+        seed: selection seed.
+
+    Returns:
+        Sorted positions into ``strata_labels``.
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError(f"label_fraction must be in (0, 1], got {fraction}")
+    n = len(strata_labels)
+    if fraction == 1:
+        return np.arange(n)
+    missing = np.array([x is None or (isinstance(x, float) and np.isnan(x)) for x in strata_labels], dtype=bool)
+    codes = _strata(strata_labels)
+    key = np.random.default_rng(seed).random(n)  # one key per row: the same order for every fraction
+    keep = []
+    for code in np.unique(codes[~missing]):
+        rows = np.flatnonzero((codes == code) & ~missing)
+        k = max(1, int(round(fraction * rows.size)))
+        keep.append(rows[np.argsort(key[rows], kind="stable")[:k]])
+    return np.sort(np.concatenate(keep)) if keep else np.zeros(0, dtype=np.int64)
