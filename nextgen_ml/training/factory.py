@@ -119,7 +119,15 @@ def build_module(cfg: DictConfig, dm: CardioDataModule) -> MultimodalModule:
     if stats is not None:  # the head's standardisation travels with the config (checkpoints, bundles)
         with open_dict(cfg):
             cfg.task.options = {**as_dict(cfg.task.get("options") or {}), "loc": task.loc, "scale": task.scale}
-    net = build_net(cfg.model, dm.modalities, dm.modality_specs, task.num_outputs)
+    if cfg.model.get("init_from"):  # fine-tuning from pretrained encoders (docs/pretraining.md)
+        from nextgen_ml.pretraining.init import finetune_net
+
+        net, changes = finetune_net(as_dict(cfg.model), dm.modalities, dm.modality_specs, task.num_outputs,
+                                    dm.state_dict()["transforms"])
+        with open_dict(cfg):  # linear_probe's head/fusion travel with the config (checkpoints, eval.py, bundles)
+            cfg.model.update(changes)
+    else:
+        net = build_net(cfg.model, dm.modalities, dm.modality_specs, task.num_outputs)
     optimizer = hydra.utils.instantiate(cfg.optimizer)
     scheduler = hydra.utils.instantiate(cfg.scheduler) if cfg.get("scheduler") else None
     return MultimodalModule(net=net, task=task, optimizer=optimizer, scheduler=scheduler)

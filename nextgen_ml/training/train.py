@@ -61,6 +61,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
         from nextgen_ml.federated import run_federated
 
         return run_federated(cfg)
+    if cfg.get("pretrain") is not None:  # +experiment=pretrain_*: self-supervised, labels unread (docs/pretraining.md)
+        from nextgen_ml.pretraining import run_pretraining
+
+        return run_pretraining(cfg)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     pl.seed_everything(cfg.seed, workers=True)
