@@ -112,17 +112,32 @@ def _person_name_parts(ds: Any) -> set[str]:
     return parts
 
 
+def _clean(value: Any, names: set[str], identifiers: list[str]) -> str:
+    """An allow-listed value, or ``[REDACTED]`` when it carries a name part, a header identifier or pattern PHI."""
+    from nextgen_ml.ingest.phi import scrub_note
+
+    text = str(value)
+    words = set(re.findall(r"\w+", text.lower()))
+    if words & names or scrub_note(text, identifiers) != text:
+        return "[REDACTED]"
+    return text
+
+
 def dicom_metadata(ds: Any, pseudo: Pseudonymiser) -> dict[str, Any]:
-    """De-identified key metadata: allow-listed tags, pseudonymised UIDs, acquisition year, transfer syntax."""
+    """De-identified key metadata: the Basic Profile applied first, then the allow-list (see
+    :mod:`nextgen_ml.ingest.dicom_profile`): allow-listed tags read from the profiled header, cleaned of names,
+    header identifiers and pattern PHI; UIDs as keyed pseudonyms; the acquisition year; the transfer syntax; the
+    profile that ran (``DeidentificationMethod``)."""
+    from nextgen_ml.ingest.dicom_profile import apply_basic_profile, header_identifiers, profile_method
+
+    names, identifiers = _person_name_parts(ds), header_identifiers(ds)
+    profiled = apply_basic_profile(ds)
     meta: dict[str, Any] = {}
-    names = _person_name_parts(ds)
     for key in _KEEP_TAGS:
-        value = ds.get(key)
+        value = profiled.get(key)
         if value not in (None, ""):
-            text = str(value)
-            words = set(re.findall(r"\w+", text.lower()))
-            meta[key] = "[REDACTED]" if words & names else text  # an allow-listed tag that carries a name
-    for key in _UID_TAGS:
+            meta[key] = _clean(value, names, identifiers)
+    for key in _UID_TAGS:  # action U of the profile, with keyed pseudonyms (stable across runs)
         if ds.get(key):
             meta[key] = pseudo.uid(str(ds.get(key)))
     for key in _DATE_TAGS:
@@ -133,4 +148,14 @@ def dicom_metadata(ds: Any, pseudo: Pseudonymiser) -> dict[str, Any]:
     file_meta = getattr(ds, "file_meta", None)
     if file_meta is not None and "TransferSyntaxUID" in file_meta:
         meta["TransferSyntaxUID"] = str(file_meta.TransferSyntaxUID)
+    meta["PatientIdentityRemoved"] = str(profiled.PatientIdentityRemoved)
+    meta["DeidentificationMethod"] = profile_method()
     return meta
+
+
+def clean_text_tag(ds: Any, value: Any) -> str:
+    """A free-text tag the record keeps outside the allow-list (e.g. ``MultiplexGroupLabel``), cleaned as an
+    allow-listed one."""
+    from nextgen_ml.ingest.dicom_profile import header_identifiers
+
+    return _clean(value or "", _person_name_parts(ds), header_identifiers(ds))

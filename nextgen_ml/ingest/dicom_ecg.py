@@ -16,7 +16,7 @@ import numpy as np
 
 from nextgen_ml.data.codec import encode_ecg
 from nextgen_ml.ingest.deid import Pseudonymiser, sha256_files
-from nextgen_ml.ingest.dicom_common import dicom_metadata, read_checked
+from nextgen_ml.ingest.dicom_common import clean_text_tag, dicom_metadata, read_checked
 from nextgen_ml.ingest.ecg_leads import standard_lead_name, standardise_ecg, to_microvolts
 from nextgen_ml.ingest.errors import IngestError
 from nextgen_ml.ingest.limits import check_ecg_claim
@@ -126,7 +126,7 @@ def read_dicom_ecg(
     meta.update(
         {
             "waveform_group": index,
-            "MultiplexGroupLabel": str(group.get("MultiplexGroupLabel") or ""),
+            "MultiplexGroupLabel": clean_text_tag(ds, group.get("MultiplexGroupLabel")),
             "source_fs_hz": fs,
             "source_channels": len(names),
             "derived_leads": derived,

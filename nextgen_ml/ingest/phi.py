@@ -90,9 +90,20 @@ def scrub_note(text: str, identifiers: Iterable[str] = (), names: Iterable[str] 
 
 def scrub_text_columns(columns: Any, identifiers: Iterable[str]) -> Any:
     """``columns`` (a reader's converted columns, or a failure: returned as is) with the patient's known
-    identifiers (e.g. the manifest's hospital id, which readers never see) scrubbed from ``text`` values."""
+    identifiers (e.g. the manifest's hospital id, which readers never see) scrubbed from ``text`` values; a
+    metadata string that carries one (e.g. an allow-listed DICOM tag) becomes ``[REDACTED]``."""
     from dataclasses import replace
 
     if not isinstance(columns, list):
         return columns
-    return [replace(c, value=scrub_known(c.value, identifiers)) if c.column == "text" else c for c in columns]
+    identifiers = list(identifiers)
+    out = []
+    for c in columns:
+        if c.column == "text":
+            c = replace(c, value=scrub_known(c.value, identifiers))
+        meta = {
+            k: "[REDACTED]" if isinstance(v, str) and scrub_known(v, identifiers) != v else v
+            for k, v in c.metadata.items()
+        }
+        out.append(replace(c, metadata=meta) if meta != c.metadata else c)
+    return out

@@ -335,6 +335,7 @@ def ingest(
             built = []
             for p in chunk:  # each patient is built as soon as its files are decoded (--strict stops at once)
                 outcomes = [scrub_text_columns(next(decoded), [p.id]) for _ in p.files]
+                _note_deid_methods(outcomes, report)
                 built.append(_build_isolated(p, outcomes, manifest, ctx, cohort, report))
             _write(writer, [r for r in built if r is not None], report)
             bar.update(len(chunk))
@@ -352,6 +353,14 @@ def ingest(
     finally:
         decoder.close()
     return report
+
+
+def _note_deid_methods(outcomes: list[Any], report: IngestReport) -> None:
+    """Count the de-identification method each converted file names (``DeidentificationMethod``)."""
+    for columns in outcomes:
+        if isinstance(columns, list):
+            for method in {c.metadata.get("DeidentificationMethod") for c in columns} - {None}:
+                report.add_deid_method(method)
 
 
 def _build_isolated(

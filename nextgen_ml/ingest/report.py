@@ -73,6 +73,8 @@ class IngestReport:
             genotype call), as outcomes with status ``"warning"``; not counted in ``files``.
         fail_fast: raise :class:`QuarantineAbort` at the first quarantine entry (``--strict``).
         base: the manifest folder: paths in entries are made relative to it; no absolute path is kept.
+        deidentification: de-identification method that ran (e.g. the DICOM PS3.15 profile, its table edition
+            and the implementing package's version) → number of converted files it ran on.
     """
 
     manifest_sha256: str = ""
@@ -81,6 +83,11 @@ class IngestReport:
     warnings: list[FileOutcome] = field(default_factory=list)
     fail_fast: bool = False
     base: str | None = None
+    deidentification: dict[str, int] = field(default_factory=dict)
+
+    def add_deid_method(self, method: str) -> None:
+        """Count one converted file de-identified by ``method`` (e.g. the DICOM PS3.15 profile and its version)."""
+        self.deidentification[method] = self.deidentification.get(method, 0) + 1
 
     def add_file(self, outcome: FileOutcome) -> None:
         """Record a file outcome (paths redacted); with ``fail_fast`` a quarantine stops the run."""
@@ -131,6 +138,7 @@ class IngestReport:
             "manifest_sha256": self.manifest_sha256,
             "counts": self.counts(),
             "by_format": self.by_format(),
+            "deidentification": dict(sorted(self.deidentification.items())),
             "quarantined_files": [asdict(o) for o in self.files if o.status == "quarantined"],
             "quarantined_patients": [asdict(o) for o in self.patients if o.status == "quarantined"],
             "warnings": [asdict(o) for o in self.warnings],
