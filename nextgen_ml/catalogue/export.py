@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 from collections import Counter
 from pathlib import Path
@@ -12,12 +13,15 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF, RDFS, XSD
 
 import nextgen_ml
+from nextgen_ml.catalogue.agents import agent, contact
 from nextgen_ml.catalogue.counts import PublishedCounts, published_counts
 from nextgen_ml.catalogue.dictionary_rdf import add_dictionary
 from nextgen_ml.catalogue.namespaces import (
     ACCESS_RIGHTS,
     BEACON_V2,
     CSVW,
+    CV,
+    DATASET_TYPE,
     DCAT,
     DCATAP,
     DCT,
@@ -26,8 +30,11 @@ from nextgen_ml.catalogue.namespaces import (
     EHDS_REGULATION,
     FOAF,
     HEALTH,
+    HEALTH_CATEGORY,
+    HEALTH_THEME,
     LANGUAGE,
     MEDIA_TYPES,
+    MODALITY_CATEGORIES,
     PROV,
     QUDT,
     SKOS,
@@ -42,7 +49,7 @@ from nextgen_ml.modalities import modality_spec
 
 PREFIXES = {
     "dcat": DCAT, "dct": DCT, "dcatap": DCATAP, "healthdcatap": HEALTH, "dpv": DPV, "vcard": VCARD,
-    "foaf": FOAF, "csvw": CSVW, "qudt": QUDT, "prov": PROV, "skos": SKOS,
+    "foaf": FOAF, "csvw": CSVW, "qudt": QUDT, "prov": PROV, "skos": SKOS, "cv": CV,
 }  # fmt: skip
 
 
@@ -58,29 +65,13 @@ def _site_bytes(path: Path, site: str) -> int:
     return sum(f.stat().st_size for f in (path / f"site={site}").rglob("*") if f.is_file())
 
 
-def _agent(graph: Graph, info: dict[str, str], kind: URIRef) -> BNode:
-    node = BNode()
-    graph.add((node, RDF.type, FOAF.Agent))
-    graph.add((node, RDF.type, kind))
-    if info.get("name"):
-        graph.add((node, FOAF.name, Literal(info["name"])))
-    if info.get("url"):
-        graph.add((node, FOAF.homepage, URIRef(info["url"])))
-    if info.get("email"):
-        graph.add((node, FOAF.mbox, URIRef(f"mailto:{info['email']}")))
-    return node
+def byte_size_bucket(size: int) -> int:
+    """The published ``dcat:byteSize``: the next power of ten at or above ``size`` (an upper bound, never exact).
 
-
-def _contact(graph: Graph, info: dict[str, str]) -> BNode:
-    node = BNode()
-    graph.add((node, RDF.type, VCARD.Kind))
-    if info.get("name"):
-        graph.add((node, VCARD.fn, Literal(info["name"])))
-    if info.get("email"):
-        graph.add((node, VCARD.hasEmail, URIRef(f"mailto:{info['email']}")))
-    if info.get("url"):
-        graph.add((node, VCARD.hasURL, URIRef(info["url"])))
-    return node
+    An exact byte size grows with every record, so it would tell a reader roughly how many records a site holds;
+    the power of ten keeps only the order of magnitude a downloader needs.
+    """
+    return 10 ** max(0, math.ceil(math.log10(size))) if size > 0 else 0
 
 
 def _provenance(graph: Graph, dataset: URIRef, meta: dict[str, Any]) -> None:
@@ -107,6 +98,13 @@ def _counts(graph: Graph, dataset: URIRef, counts: PublishedCounts) -> list[str]
     """Publish released counts; returns the modalities present (released count ≥ k)."""
     if counts.records is not None:
         graph.add((dataset, HEALTH.numberOfRecords, Literal(counts.records, datatype=XSD.nonNegativeInteger)))
+    if counts.individuals is not None:
+        n = Literal(counts.individuals, datatype=XSD.nonNegativeInteger)
+        graph.add((dataset, HEALTH.numberOfUniqueIndividuals, n))
+    if counts.age_range is not None:
+        low, high = counts.age_range
+        graph.add((dataset, HEALTH.minTypicalAge, Literal(low, datatype=XSD.nonNegativeInteger)))
+        graph.add((dataset, HEALTH.maxTypicalAge, Literal(high, datatype=XSD.nonNegativeInteger)))
     for modality, n in sorted(counts.modalities.items()):
         node = BNode()
         graph.add((dataset, DCT.hasPart, node))
@@ -142,7 +140,11 @@ def export_graph(store_path: str | os.PathLike, steward: Steward | None = None) 
         graph.bind(prefix, ns)
 
     modalities = [m for m in MODALITIES if MODALITY_COLUMN[m] in store.schema.names]
-    counts = published_counts(path, modalities)
+    ids = store.column("patient_id")
+    age = dictionary.variables.get("age")
+    counts = published_counts(
+        path, modalities, one_record_per_patient=len(ids) == len(ids.unique()), age_span=age.range if age else None
+    )
     graph.add((dataset, RDF.type, DCAT.Dataset))
     graph.add((dataset, DCT.identifier, Literal(ident)))
     graph.add((dataset, DCT.title, Literal(steward.title or dictionary.name, lang="en")))
@@ -154,21 +156,66 @@ def export_graph(store_path: str | os.PathLike, steward: Steward | None = None) 
         f"{len(dictionary.labels)} labels."
     )
     graph.add((dataset, DCT.description, Literal(description, lang="en")))
-    if steward.publisher:
-        publisher = _agent(graph, steward.publisher, FOAF.Organization)
+    publisher = agent(graph, steward.publisher) if steward.publisher else None
+    if publisher is not None:
         graph.add((dataset, DCT.publisher, publisher))
+    if steward.hdab:
+        graph.add((dataset, HEALTH.hdab, agent(graph, steward.hdab)))
     if steward.contact:
-        graph.add((dataset, DCAT.contactPoint, _contact(graph, steward.contact)))
+        graph.add((dataset, DCAT.contactPoint, contact(graph, steward.contact)))
     for keyword in dict.fromkeys([*steward.keywords, "cardiology", *present]):
         graph.add((dataset, DCAT.keyword, Literal(keyword, lang="en")))
     graph.add((dataset, DCAT.theme, URIRef(THEME_HEALTH)))
+    _health(graph, dataset, steward, present, meta, counts)
     graph.add((dataset, DCT.accessRights, URIRef(f"{ACCESS_RIGHTS}{steward.access_rights}")))
     graph.add((dataset, DCT.language, URIRef(f"{LANGUAGE}{steward.language}")))
-    for law in steward.applicable_legislation or (EHDS_REGULATION,):
+    laws = steward.applicable_legislation or (EHDS_REGULATION,)
+    for law in laws:
         graph.add((dataset, DCATAP.applicableLegislation, URIRef(law)))
     for basis in steward.legal_basis:
         graph.add((dataset, DPV.hasLegalBasis, URIRef(basis)))
-    codes = list((steward.consent or {}).get("codes") or ()) or _consent_codes(store, counts.k)
+    _purposes(graph, dataset, steward, store, counts.k)
+    for key, prop in (("temporal", DCT.temporal), ("retention", HEALTH.retentionPeriod)):
+        if getattr(steward, key):
+            graph.add((dataset, prop, _period(graph, getattr(steward, key))))
+    for place in steward.spatial:
+        graph.add((dataset, DCT.spatial, URIRef(place)))
+    graph.add((dataset, DCT.modified, Literal(_modified(path), datatype=XSD.dateTime)))
+    graph.add((dataset, DCAT.version, Literal(str(meta.get("schema_version")))))
+    add_dictionary(graph, dataset, dictionary, f"{dataset}/dictionary")
+    _provenance(graph, dataset, meta)
+    service = _service(graph, dataset, steward, counts)
+    _distributions(graph, dataset, path, sites, store.format, service, steward, laws)
+    _catalog(graph, URIRef(f"{base}catalogue"), dataset, service, steward, publisher, laws)
+    return graph
+
+
+def _health(
+    graph: Graph, dataset: URIRef, steward: Steward, present: list[str], meta: dict[str, Any], counts: PublishedCounts
+) -> None:
+    """Dataset type, EHDS health categories, health themes and population coverage (HealthDCAT-AP R8)."""
+    kind = "SYNTHETIC_DATA" if "generator" in meta else steward.dataset_type
+    if kind:
+        graph.add((dataset, DCT.type, URIRef(f"{DATASET_TYPE}{kind}")))
+    categories = steward.health_categories or tuple(dict.fromkeys(MODALITY_CATEGORIES[m] for m in present))
+    for code in categories:
+        graph.add((dataset, HEALTH.healthCategory, URIRef(f"{HEALTH_CATEGORY}{code}")))
+    for code in steward.health_themes:
+        graph.add((dataset, HEALTH.healthTheme, URIRef(f"{HEALTH_THEME}{code}")))
+    coverage = steward.population_coverage
+    if coverage is None and counts.age_range is not None:
+        low, high = counts.age_range
+        coverage = (
+            f"Patients aged {low} to {high} years (whole {counts.age_bin_years:g}-year bins whose discovery count "
+            f"is at least k={counts.k})."
+        )
+    if coverage:
+        graph.add((dataset, HEALTH.populationCoverage, Literal(coverage, lang="en")))
+
+
+def _purposes(graph: Graph, dataset: URIRef, steward: Steward, store: RecordStore, k: int) -> None:
+    """``dpv:hasPurpose``: the DUO codes of the consent (steward's or held by ≥ k records) and the steward's text."""
+    codes = list((steward.consent or {}).get("codes") or ()) or _consent_codes(store, k)
     for code in codes:
         purpose = URIRef(DUO_IRI + code.split(":", 1)[1])
         graph.add((dataset, DPV.hasPurpose, purpose))
@@ -177,22 +224,45 @@ def export_graph(store_path: str | os.PathLike, steward: Steward | None = None) 
         if term is not None:
             graph.add((purpose, RDFS.label, Literal(f"{term.abbr}: {term.label}", lang="en")))
             graph.add((purpose, SKOS.notation, Literal(code)))
-    if steward.temporal:
-        period = BNode()
-        graph.add((dataset, DCT.temporal, period))
-        graph.add((period, RDF.type, DCT.PeriodOfTime))
-        for key, prop in (("start", DCAT.startDate), ("end", DCAT.endDate)):
-            if key in steward.temporal:
-                graph.add((period, prop, Literal(steward.temporal[key], datatype=XSD.date)))
-    for place in steward.spatial:
-        graph.add((dataset, DCT.spatial, URIRef(place)))
-    graph.add((dataset, DCT.modified, Literal(_modified(path), datatype=XSD.dateTime)))
-    graph.add((dataset, DCAT.version, Literal(str(meta.get("schema_version")))))
-    add_dictionary(graph, dataset, dictionary, f"{dataset}/dictionary")
-    _provenance(graph, dataset, meta)
-    service = _service(graph, dataset, steward, counts)
-    _distributions(graph, dataset, path, sites, store.format, service, steward)
-    return graph
+    if steward.purpose:
+        node = BNode()
+        graph.add((dataset, DPV.hasPurpose, node))
+        graph.add((node, RDF.type, DPV.Purpose))
+        graph.add((node, DCT.description, Literal(steward.purpose, lang="en")))
+
+
+def _period(graph: Graph, dates: dict[str, dt.date]) -> BNode:
+    period = BNode()
+    graph.add((period, RDF.type, DCT.PeriodOfTime))
+    for key, prop in (("start", DCAT.startDate), ("end", DCAT.endDate)):
+        if key in dates:
+            graph.add((period, prop, Literal(dates[key], datatype=XSD.date)))
+    return period
+
+
+def _catalog(
+    graph: Graph,
+    catalog: URIRef,
+    dataset: URIRef,
+    service: URIRef,
+    steward: Steward,
+    publisher: BNode | None,
+    laws: tuple[str, ...],
+) -> None:
+    """The ``dcat:Catalog`` holding the dataset and its discovery data service (DCAT-AP 3 ``Catalog_Shape``)."""
+    name = (steward.publisher or {}).get("name")
+    title = steward.catalogue_title or (f"Data catalogue of {name}" if name else "nextgen_ml data catalogue")
+    graph.add((catalog, RDF.type, DCAT.Catalog))
+    graph.add((catalog, DCT.title, Literal(title, lang="en")))
+    graph.add((catalog, DCT.description, Literal(
+        "Datasets described from nextgen_ml record stores, with their cohort discovery service.", lang="en"
+    )))  # fmt: skip
+    if publisher is not None:
+        graph.add((catalog, DCT.publisher, publisher))
+    graph.add((catalog, DCAT.dataset, dataset))
+    graph.add((catalog, DCAT.service, service))
+    for law in laws:
+        graph.add((catalog, DCATAP.applicableLegislation, URIRef(law)))
 
 
 def _modified(path: Path) -> dt.datetime:
@@ -222,9 +292,16 @@ def _service(graph: Graph, dataset: URIRef, steward: Steward, counts: PublishedC
 
 
 def _distributions(
-    graph: Graph, dataset: URIRef, path: Path, sites: list[str], fmt: str, service: URIRef, steward: Steward
+    graph: Graph,
+    dataset: URIRef,
+    path: Path,
+    sites: list[str],
+    fmt: str,
+    service: URIRef,
+    steward: Steward,
+    laws: tuple[str, ...],
 ) -> None:
-    """One ``dcat:Distribution`` per site partition: format, media type, byte size, access through the service."""
+    """One ``dcat:Distribution`` per site partition: format, media type, byte-size bucket, access via the service."""
     media, file_type = MEDIA_TYPES.get(fmt, MEDIA_TYPES["ipc"])
     for site in sites:
         dist = URIRef(f"{dataset}/distribution/{site}")
@@ -235,4 +312,11 @@ def _distributions(
         graph.add((dist, DCAT.accessService, service))
         graph.add((dist, DCAT.mediaType, URIRef(media)))
         graph.add((dist, DCT.format, URIRef(file_type or media)))
-        graph.add((dist, DCAT.byteSize, Literal(_site_bytes(path, site), datatype=XSD.nonNegativeInteger)))
+        size = byte_size_bucket(_site_bytes(path, site))
+        graph.add((dist, DCAT.byteSize, Literal(size, datatype=XSD.nonNegativeInteger)))
+        graph.add((dist, DCT.description, Literal(
+            f"Records of site {site}, reachable only through the discovery service and an access permit; "
+            f"dcat:byteSize is an upper bound (the next power of ten), not the exact size.", lang="en",
+        )))  # fmt: skip
+        for law in laws:
+            graph.add((dist, DCATAP.applicableLegislation, URIRef(law)))

@@ -16,6 +16,14 @@ temporal: {start: 2019-01-01, end: 2025-12-31}
 spatial: ["http://publications.europa.eu/resource/authority/country/FRA"]
 discovery_endpoint: https://discovery.example-hospital.eu/  # dcat:endpointURL of the discovery server
 language: ENG
+hdab: {name: Health Data Access Body, email: hdab@example.eu, url: https://hdab.example.eu}  # healthdcatap:hdab
+health_categories: [EHRS, EMRD]          # EHDS Art. 51 categories (default: from the modalities present)
+health_themes: [NONCOMMUNICABLE_DISEASES]                   # HealthDCAT-AP health-theme codes
+dataset_type: TEST_DATA                  # EU dataset-type code (a synthetic store is always SYNTHETIC_DATA)
+population_coverage: Adults seen at the cardiology department of Example Hospital
+retention: {start: 2019-01-01, end: 2035-12-31}             # healthdcatap:retentionPeriod
+purpose: Secondary use for cardiovascular research under an HDAB permit   # dpv:Purpose description
+catalogue_title: Example Hospital data catalogue           # the dcat:Catalog wrapper
 ```
 """
 
@@ -28,6 +36,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+#: The EHDS Art. 51(1) health categories of HealthDCAT-AP R8 (``healthcategories.rdf``).
+HEALTH_CATEGORIES = (
+    "EHRS", "DIOH", "NRPE", "PGEH", "IDHP", "PHDR", "MRMR", "EHCT", "EMRD", "RMMD", "RQSH", "EINS", "HRAD", "HGPD",
+    "HPML", "RPDG", "WELA",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,14 @@ class Steward:
         spatial: dct:spatial IRIs (EU country or place vocabulary).
         discovery_endpoint: URL of the discovery server (``nextgen-ml discover --serve``).
         language: EU language vocabulary code.
+        hdab: ``{name, email, url}`` of the health data access body (mandatory for NON_PUBLIC datasets).
+        health_categories: EHDS Art. 51 health-category codes (default: derived from the modalities present).
+        health_themes: HealthDCAT-AP health-theme codes.
+        dataset_type: EU dataset-type code (ignored for a synthetic store, which is ``SYNTHETIC_DATA``).
+        population_coverage: free text on the population the records cover.
+        retention: ``{start, end}`` ISO dates of the retention period.
+        purpose: free-text description of the purpose of processing (a ``dpv:Purpose`` next to the DUO codes).
+        catalogue_title: title of the ``dcat:Catalog`` wrapper (default: from the publisher's name).
     """
 
     base_uri: str = "urn:nextgen-ml:"
@@ -67,6 +89,14 @@ class Steward:
     spatial: tuple[str, ...] = ()
     discovery_endpoint: str | None = None
     language: str = "ENG"
+    hdab: dict[str, str] = field(default_factory=dict)
+    health_categories: tuple[str, ...] = ()
+    health_themes: tuple[str, ...] = ("NONCOMMUNICABLE_DISEASES",)
+    dataset_type: str | None = None
+    population_coverage: str | None = None
+    retention: dict[str, Any] | None = None
+    purpose: str | None = None
+    catalogue_title: str | None = None
 
     @classmethod
     def from_dict(cls, obj: dict[str, Any] | None, where: str = "steward") -> Steward:
@@ -76,15 +106,20 @@ class Steward:
         unknown = set(obj) - allowed
         if unknown:
             raise ValueError(f"{where}: unknown keys {sorted(unknown)}; allowed {sorted(allowed)}")
-        for name in ("keywords", "legal_basis", "applicable_legislation", "spatial"):
+        lists = ("keywords", "legal_basis", "applicable_legislation", "spatial", "health_categories", "health_themes")
+        for name in lists:
             if name in obj:
                 value = obj[name]
                 obj[name] = tuple(str(v) for v in ([value] if isinstance(value, str) else value or ()))
-        for name in ("publisher", "contact"):
+        for name in ("publisher", "contact", "hdab"):
             if name in obj and not isinstance(obj[name], dict):
                 raise ValueError(f"{where}: {name} must be a mapping with name/email/url, got {obj[name]!r}")
-        if obj.get("temporal"):
-            obj["temporal"] = {k: _date(v, f"{where}: temporal.{k}") for k, v in obj["temporal"].items()}
+        for name in ("temporal", "retention"):
+            if obj.get(name):
+                obj[name] = {k: _date(v, f"{where}: {name}.{k}") for k, v in obj[name].items()}
+        unknown = set(obj.get("health_categories", ())) - set(HEALTH_CATEGORIES)
+        if unknown:
+            raise ValueError(f"{where}: health_categories {sorted(unknown)} are not Art. 51 codes {HEALTH_CATEGORIES}")
         return cls(**obj)
 
 

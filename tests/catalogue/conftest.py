@@ -20,6 +20,10 @@ legal_basis: ["https://w3id.org/dpv/legal/eu/gdpr#A9-2-j"]
 temporal: {start: 2019-01-01, end: 2025-12-31}
 spatial: ["http://publications.europa.eu/resource/authority/country/FRA"]
 discovery_endpoint: https://discovery.example-hospital.eu/
+hdab: {name: Example Health Data Access Body, email: hdab@example.eu, url: "https://hdab.example.eu"}
+dataset_type: TEST_DATA
+retention: {start: 2019-01-01, end: 2035-12-31}
+purpose: Secondary use for cardiovascular research under a data permit of the health data access body
 """
 
 
