@@ -4,17 +4,25 @@ At ``setup`` it refuses settings that would falsify ε, and derives q, δ and σ
 Opacus's per-sample-gradient hooks to the module's net (no wrapping: state-dict keys stay those of the plain net,
 so checkpoints load into non-DP evaluation), swaps the optimizer for a ``DPOptimizer`` and installs the exact
 per-sample-sum objective; the callback wraps the datamodule's training loader into Opacus's Poisson
-``DPDataLoader`` for the duration of the fit (the DataModule class knows nothing of DP). Noise and sampling draw
-from :class:`~nextgen_ml.privacy.randomness.DPRandomness` (OS entropy, reseeded every step; never the config's
+Poisson loader for the duration of the fit (the DataModule class knows nothing of DP). Noise and sampling draw
+from :class:`~nextgen_ml.privacy.randomness.DPRandomness` (ChaCha20 keyed from OS entropy; never the config's
 ``seed``). Every noisy step advances the accountant; training stops after the last step whose ε ≤ target; the
 accountant is saved in every checkpoint and restored on resume (same budget). δ comes from a public bound on N
 (``privacy.n_bound``), so the report does not publish the training-set size.
+
+Exact resume: the noise of step ``t`` and the mask of logical batch ``b`` are positional streams of the secret key,
+so a resumed run continues them from the key, its restored step count and the interrupted epoch's position
+(``epoch``, ``batches_in_epoch`` in the checkpoint). The key is never in the checkpoint: only its public id is;
+the key goes to a 0600 file next to the checkpoints (:mod:`nextgen_ml.privacy.noise_key`), removed when the fit
+completes. A resume that cannot find it continues with a fresh key, loudly (ε is unaffected; only the bitwise
+replay of the uninterrupted run is lost).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
@@ -28,6 +36,7 @@ from nextgen_ml.privacy.engine import fill_missing_grads, make_private_parts
 from nextgen_ml.privacy.guards import check_trainer
 from nextgen_ml.privacy.loader import batch_size_of, dp_loader
 from nextgen_ml.privacy.losses import per_sample_loss_fn
+from nextgen_ml.privacy.noise_key import find_key, write_key_file
 from nextgen_ml.privacy.objective import DPObjective
 from nextgen_ml.privacy.randomness import DPRandomness
 
@@ -42,7 +51,8 @@ class DPCallback(pl.Callback):
 
     Attributes after ``setup``: ``sample_rate`` (q), ``delta`` (δ), ``n_bound`` (the public bound on N),
     ``noise_multiplier`` (σ), ``n_train`` (private: never reported), ``planned`` (steps the noise is calibrated
-    for), ``randomness`` (the noise and sampling generators); ``steps`` counts the noisy steps on this budget.
+    for), ``randomness`` (the noise and sampling generators); ``steps`` counts the noisy steps on this budget;
+    ``noise_continued`` (a resumed fit: whether the noise key was found, so the streams continue exactly).
     """
 
     def __init__(self, config: DPConfig | None = None) -> None:
@@ -63,6 +73,12 @@ class DPCallback(pl.Callback):
         self._module: Any = None
         self._rows = 0
         self._restored: dict[str, Any] | None = None
+        self._trainer: pl.Trainer | None = None
+        self._position: tuple[int, int] | None = None  # restored (epoch, logical batches trained in it)
+        self._epoch_first = 0  # step count at the start of the current epoch
+        self._key_dir: Path | None = None
+        self._key_file: Path | None = None
+        self.noise_continued: bool | None = None
 
     @property
     def state_key(self) -> str:
@@ -109,17 +125,19 @@ class DPCallback(pl.Callback):
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         cfg = self.config
-        if self._restored is not None:  # resuming (trainer.fit(ckpt_path=...)): continue the same budget
-            self._continue_budget(self._restored)
-            self._restored = None
-        # the noise is drawn on the parameters' device, known only now (the strategy moved the module after setup)
-        self.randomness = DPRandomness(pl_module.device, cfg.reproducible_noise, cfg.noise_seed)
+        self._trainer = trainer
+        ckpt = getattr(trainer.checkpoint_callback, "dirpath", None)
+        self._key_dir = Path(ckpt or trainer.default_root_dir)
+        restored, self._restored = self._restored, None
+        if restored is not None:  # resuming (trainer.fit(ckpt_path=...)): continue the same budget and streams
+            self._continue_budget(restored)
+            self._position = (int(restored.get("epoch", -1)), int(restored.get("batches_in_epoch", 0)))
+        self.randomness = self._randomness(trainer, restored)
         if len(trainer.strategy.optimizers) != 1:
             raise ValueError(f"privacy=dp supports one optimizer, got {len(trainer.strategy.optimizers)}")
         self._hooks, self._optimizer = make_private_parts(pl_module.net, trainer.strategy.optimizers[0], cfg,
                                                           self.noise_multiplier, self.sample_rate * self.n_train,
-                                                          generator=self.randomness.noise,
-                                                          secure_mode=self.randomness.secure_mode)
+                                                          randomness=self.randomness, first_step=self.steps)
         params = [p for p in pl_module.net.parameters() if p.requires_grad]
         self._optimizer.attach_step_hook(self._on_noisy_step)
         trainer.strategy.optimizers = [self._optimizer]
@@ -131,6 +149,44 @@ class DPCallback(pl.Callback):
         if self.steps >= self.max_steps:
             raise RuntimeError(f"privacy=dp: the budget ε={cfg.target_epsilon} is spent ({self.steps} steps, "
                                f"ε={self.epsilon():.3f}); the next step would exceed it")
+
+    def _randomness(self, trainer: pl.Trainer, restored: dict[str, Any] | None) -> DPRandomness:
+        """The fit's secure generator: the debug one, the resumed run's key, or a fresh key."""
+        cfg = self.config
+        kid = (restored or {}).get("noise_key_id")
+        if cfg.reproducible_noise:
+            rng = DPRandomness(reproducible=True, seed=cfg.noise_seed)
+            self.noise_continued = None if restored is None else kid == rng.key_id
+            return rng
+        if restored is None:
+            return DPRandomness()
+        ckpt_path = getattr(trainer, "ckpt_path", None)
+        found = find_key(kid, [Path(ckpt_path).parent if ckpt_path else None, self._key_dir]) if kid else None
+        self.noise_continued = found is not None
+        if found is None:
+            log.warning("privacy=dp: RESUMING WITH A FRESH NOISE KEY — the key file %s was not found next to the "
+                        "checkpoint nor in %s. ε and the step count continue exactly (privacy does not depend on "
+                        "the key); the noise and sampling differ from the interrupted run's continuation.",
+                        f"dp_noise_{(kid or '?')[:16]}.key", self._key_dir)
+            return DPRandomness()
+        log.info("privacy=dp: continuing the noise streams with the key in %s", found[1])
+        self._key_file = found[1] if found[1].parent.resolve() == self._key_dir.resolve() else None
+        return DPRandomness(key=found[0])
+
+    def _epoch_draws(self) -> tuple[int, int]:
+        """(first logical batch, batches) of the epoch the Poisson sampler is about to draw.
+
+        Called at the sampler's first draw of each epoch (after the previous epoch's last step, and after
+        Lightning restored ``current_epoch`` on resume): a resumed, interrupted epoch skips the batches it trained.
+        """
+        skip = 0
+        if self._position is not None:
+            epoch, done = self._position
+            self._position = None
+            if epoch == self._trainer.current_epoch:
+                skip = done
+        self._epoch_first = self.steps - skip
+        return self.steps, max(round(1 / self.sample_rate) - skip, 0)
 
     def _wrap_train_dataloader(self, dm: pl.LightningDataModule) -> None:
         """Make ``dm.train_dataloader()`` return the Poisson loader for this fit (undone in :meth:`_detach`).
@@ -148,7 +204,7 @@ class DPCallback(pl.Callback):
         self._datamodule = dm
 
     def _wrap_loader(self, loader: DataLoader) -> Any:
-        return dp_loader(loader, self.sample_rate, generator=self.randomness.sampling,
+        return dp_loader(loader, self.sample_rate, randomness=self.randomness, position=self._epoch_draws,
                          max_physical_batch_size=self.config.max_physical_batch_size, optimizer=self._optimizer)
 
     # ------------------------------------------------------------------ every step
@@ -163,7 +219,6 @@ class DPCallback(pl.Callback):
 
     def _on_noisy_step(self, optimizer: DPOptimizer) -> None:
         self.accountant.step(noise_multiplier=self.noise_multiplier, sample_rate=self.sample_rate)
-        self.randomness.reseed()  # the next batch's sampling and the next step's noise: fresh entropy
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
@@ -189,15 +244,25 @@ class DPCallback(pl.Callback):
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._detach()
+        if self._key_file is not None:  # a completed fit needs no resume: its noise key is not kept
+            self._key_file.unlink(missing_ok=True)
+            self._key_file = None
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         self._detach()
 
     # ------------------------------------------------------------------ checkpoints: the same budget on resume
     def state_dict(self) -> dict[str, Any]:
-        return {"accountant": self.accountant.state_dict(), "mechanism": self.config.accountant,
-                "noise_multiplier": self.noise_multiplier, "sample_rate": self.sample_rate, "delta": self.delta,
-                "target_epsilon": self.config.target_epsilon, "max_grad_norm": self.config.max_grad_norm}
+        """The budget and the streams' position; the noise key's public id only (the key goes to its 0600 file)."""
+        state = {"accountant": self.accountant.state_dict(), "mechanism": self.config.accountant,
+                 "noise_multiplier": self.noise_multiplier, "sample_rate": self.sample_rate, "delta": self.delta,
+                 "target_epsilon": self.config.target_epsilon, "max_grad_norm": self.config.max_grad_norm}
+        if self.randomness is not None and self._trainer is not None:
+            state.update(noise_key_id=self.randomness.key_id, epoch=int(self._trainer.current_epoch),
+                         batches_in_epoch=self.steps - self._epoch_first)
+            if not self.config.reproducible_noise and self._key_file is None:
+                self._key_file = write_key_file(self._key_dir, self.randomness.generator.key)
+        return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         # Applied at on_fit_start only: validate/test(ckpt_path=best) also restore callbacks, and must not rewind

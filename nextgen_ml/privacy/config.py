@@ -31,10 +31,10 @@ class DPConfig:
         max_physical_batch_size: split Poisson (logical) batches into physical batches of at most this many rows
             (Opacus ``BatchMemoryManager``); None = no split.
         poisson_sampling: must stay True — ε is only valid for Poisson-sampled batches (False is refused).
-        reproducible_noise: DEBUG ONLY. False (default): the noise and the Poisson sampling draw from generators
-            reseeded with fresh OS entropy (``secrets``) at every noisy step, independent of the public ``seed``;
-            True: both are seeded from ``noise_seed`` so two runs are bitwise identical, which lets anyone holding
-            the config replay training. Warned at set-up and recorded in privacy.json.
+        reproducible_noise: DEBUG ONLY. False (default): the noise and the Poisson sampling draw from ChaCha20
+            keyed with 256 bits of OS entropy (:mod:`nextgen_ml.privacy.csprng`), independent of the public
+            ``seed``; True: the key is derived from ``noise_seed`` so two runs are bitwise identical, which lets
+            anyone holding the config replay training. Warned at set-up and recorded in privacy.json.
         noise_seed: seed of the debug generators (``reproducible_noise=true`` only; None = 0); refused otherwise.
         epsilon_tolerance: precision of the σ search (ε(σ) ∈ [target - tol, target]).
     """

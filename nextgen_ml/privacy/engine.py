@@ -1,4 +1,9 @@
-"""Opacus's per-sample-gradient hooks and ``DPOptimizer`` for a net and its optimizer (no module wrapping)."""
+"""Opacus's per-sample-gradient hooks and ``DPOptimizer`` for a net and its optimizer (no module wrapping).
+
+The optimizer is Opacus's class for the clipping mode with one change, :func:`secure_add_noise`: the Gaussian
+noise of noisy step ``t`` comes from the secure generator's stream ``t``
+(:class:`~nextgen_ml.privacy.randomness.DPRandomness`, ChaCha20), never from a ``torch.Generator``.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +13,43 @@ from typing import Any
 import torch
 from opacus.grad_sample.utils import prepare_module
 from opacus.optimizers import DPOptimizer, get_optimizer_class
+from opacus.optimizers.optimizer import _check_processed_flag, _mark_as_processed
 from torch import nn
 
 from nextgen_ml.privacy.compat import assert_dp_compatible
 from nextgen_ml.privacy.config import DPConfig
+from nextgen_ml.privacy.randomness import DPRandomness
+
+_SECURE_CLASSES: dict[type, type] = {}
+
+
+def secure_add_noise(self: DPOptimizer) -> None:
+    """``DPOptimizer.add_noise`` with N(0, σ²C²) from ``self.randomness.noise(self.noise_step)``.
+
+    Same contract as Opacus's (every subclass's ``add_noise`` has this body): ``p.grad = summed_grad + noise``
+    for every parameter, in parameter order, from one stream per step; then ``noise_step`` advances.
+    """
+    std = getattr(self, "_adjusted_noise_multiplier", self.noise_multiplier) * self.max_grad_norm  # adaptive σ
+    stream = self.randomness.noise(self.noise_step)
+    for p in self.params:
+        _check_processed_flag(p.summed_grad)
+        summed = p.summed_grad
+        noise = stream.normal(summed.shape, std, summed.device, summed.dtype) if std else torch.zeros_like(summed)
+        p.grad = (summed + noise).view_as(p)
+        _mark_as_processed(p.summed_grad)
+    self.noise_step += 1
+
+
+def secure_optimizer_class(base: type[DPOptimizer]) -> type[DPOptimizer]:
+    """``base`` (an Opacus DP optimizer class) drawing its noise with :func:`secure_add_noise`."""
+    if base not in _SECURE_CLASSES:
+        _SECURE_CLASSES[base] = type(f"Secure{base.__name__}", (base,), {"add_noise": secure_add_noise})
+    return _SECURE_CLASSES[base]
 
 
 def make_private_parts(net: nn.Module, optimizer: torch.optim.Optimizer, config: DPConfig, noise_multiplier: float,
-                       expected_batch_size: float, generator: torch.Generator | None = None,
-                       secure_mode: bool = False) -> tuple[Any, DPOptimizer]:
+                       expected_batch_size: float, randomness: DPRandomness | None = None,
+                       first_step: int = 0) -> tuple[Any, DPOptimizer]:
     """Attach Opacus hooks to ``net`` and wrap ``optimizer`` for DP-SGD.
 
     Hooks run with ``loss_reduction="sum"`` (per-sample gradients of each record's own loss); the optimizer
@@ -29,9 +62,8 @@ def make_private_parts(net: nn.Module, optimizer: torch.optim.Optimizer, config:
         config: DP settings (mode, clipping, C).
         noise_multiplier: σ.
         expected_batch_size: q·N, the mean Poisson batch size.
-        generator: the noise generator (:class:`~nextgen_ml.privacy.randomness.DPRandomness`); None = torch's
-            global one (tests of the engine alone).
-        secure_mode: Opacus's floating-point-safe noise (sum of four Gaussians).
+        randomness: the secure generator of the noise (None = a fresh one, key from OS entropy).
+        first_step: index of the next noisy step on this budget (a resumed run continues the noise streams).
 
     Returns:
         ``(hooks, dp_optimizer)``; ``hooks.cleanup()`` detaches Opacus from ``net``.
@@ -45,11 +77,12 @@ def make_private_parts(net: nn.Module, optimizer: torch.optim.Optimizer, config:
     max_norm: float | list[float] = config.max_grad_norm
     if config.clipping == "per_layer":
         max_norm = [config.max_grad_norm / math.sqrt(len(params))] * len(params)
-    optim_cls = get_optimizer_class(clipping=config.clipping, distributed=False,
-                                    grad_sample_mode=config.grad_sample_mode)
+    optim_cls = secure_optimizer_class(get_optimizer_class(clipping=config.clipping, distributed=False,
+                                                           grad_sample_mode=config.grad_sample_mode))
     dp_optimizer = optim_cls(optimizer, noise_multiplier=noise_multiplier, max_grad_norm=max_norm,
-                             expected_batch_size=expected_batch_size, loss_reduction="mean", generator=generator,
-                             secure_mode=secure_mode)
+                             expected_batch_size=expected_batch_size, loss_reduction="mean")
+    dp_optimizer.randomness = randomness or DPRandomness()
+    dp_optimizer.noise_step = int(first_step)
     return hooks, dp_optimizer
 
 

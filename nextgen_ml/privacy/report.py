@@ -29,7 +29,10 @@ def write_privacy_report(trainer: pl.Trainer, out_dir: Path) -> dict[str, float]
     metrics = dp.metrics()
     # the exact training-set size is not published: δ comes from the public bound n_bound
     report = {**metrics, "accountant": dp.config.accountant, "n_bound": dp.n_bound, "planned_steps": dp.planned,
-              "reproducible_noise": dp.config.reproducible_noise, "config": asdict(dp.config)}
+              "reproducible_noise": dp.config.reproducible_noise, "noise_generator": "ChaCha20 (cryptography/OpenSSL)",
+              "config": asdict(dp.config)}
+    if dp.noise_continued is not None:  # a resumed fit: did the noise streams continue (key file found)?
+        report["noise_key_continued"] = dp.noise_continued
     if dp.config.reproducible_noise:
         report["WARNING"] = REPRODUCIBLE_WARNING
     (Path(out_dir) / "privacy.json").write_text(json.dumps(report, indent=2))

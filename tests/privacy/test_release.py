@@ -12,7 +12,6 @@ from nextgen_ml.data.sensor_transforms import WearableTransform
 from nextgen_ml.data.transforms import ImageTransform, TabularTransform
 from nextgen_ml.privacy import DPCallback
 from nextgen_ml.privacy.public import DECLARED_WEARABLE, check_public_label_statistics, public_transforms
-from nextgen_ml.privacy.randomness import DPRandomness
 from nextgen_ml.training.factory import build_datamodule, build_module, build_trainer
 
 TAB = ["+experiment=tabular_only", "model.encoder.tabular.name=tabular_mlp"]
@@ -90,18 +89,6 @@ def test_secure_noise_cannot_be_replayed_from_the_config_and_debug_mode_can(make
     debug = ["trainer.limit_train_batches=2"]  # the fixture's reproducible_noise=true, noise_seed=0
     c, d = (_weights_after_fit(make_dp_cfg([*TAB, *debug], run=f"d{i}")) for i in range(2))
     assert all(torch.equal(x, y) for x, y in zip(c, d, strict=True))
-
-
-def test_secure_generators_are_reseeded_from_os_entropy_every_step():
-    rng = DPRandomness()
-    first = torch.rand(4, generator=rng.sampling)
-    rng.reseed()
-    assert not torch.equal(first, torch.rand(4, generator=rng.sampling))
-    assert rng.secure_mode
-    debug_a, debug_b = DPRandomness(reproducible=True, seed=3), DPRandomness(reproducible=True, seed=3)
-    debug_a.reseed()  # a no-op in the debug mode
-    assert torch.equal(torch.rand(4, generator=debug_a.noise), torch.rand(4, generator=debug_b.noise))
-    assert not debug_a.secure_mode
 
 
 def test_the_callback_reports_a_bound_not_n(make_dp_cfg):
