@@ -152,11 +152,15 @@ def create_app(catalog: Catalog, keys: KeyStore | None = None) -> FastAPI:
             raise HTTPException(status_code=429, detail=str(err)) from None
         except (TypeError, ValueError) as err:
             raise HTTPException(status_code=400, detail=str(err)) from None
-        received = {
+        received = {  # Beacon v2 beaconReceivedRequestSummary: parameters as {name: object}, filters as CURIEs
             "apiVersion": request.meta.apiVersion,
+            "requestedSchemas": [],
+            "pagination": {"skip": 0, "limit": 0},
             "requestedGranularity": granularity,
-            "requestParameters": cohort.to_dict(),
+            "requestParameters": {k: {"value": v} for k, v in cohort.to_dict().items() if v not in (None, [])},
         }
+        if request.query.filters:
+            received["filters"] = [str(f.get("id")) for f in request.query.filters if isinstance(f, dict)]
         return beacon_response(catalog, answer, received, catalog.budget.remaining(who))
 
     return app

@@ -1,4 +1,4 @@
-"""Beacon v2 framework endpoints validate against the specification's schemas; filtering terms round-trip."""
+"""Beacon v2 framework endpoints validate against the official Beacon v2 schemas; filtering terms round-trip."""
 
 from __future__ import annotations
 
@@ -24,23 +24,43 @@ def client(store: Path) -> TestClient:
     return TestClient(create_app(Catalog(store)))
 
 
-@pytest.mark.parametrize(
-    ("path", "schema"),
-    [("/info", beacon_schemas.INFO), ("/configuration", beacon_schemas.CONFIGURATION),
-     ("/entry_types", beacon_schemas.ENTRY_TYPES), ("/map", beacon_schemas.MAP),
-     ("/filtering_terms", beacon_schemas.FILTERING_TERMS)],
-)  # fmt: skip
-def test_framework_responses_validate(client: TestClient, path: str, schema: dict) -> None:
+FRAMEWORK = ["/info", "/map", "/configuration", "/entry_types", "/filtering_terms"]
+
+
+@pytest.mark.parametrize("path", FRAMEWORK)
+def test_framework_responses_validate_against_the_official_schemas(client: TestClient, path: str) -> None:
     got = client.get(path)
     assert got.status_code == 200
-    jsonschema.validate(got.json(), schema)
+    beacon_schemas.validator(path).validate(got.json())
 
 
-def test_schemas_reject_a_broken_response(client: TestClient) -> None:
+def test_count_response_validates_against_the_official_schema(client: TestClient, store: Path) -> None:
+    token = KeyStore.for_store(store).issue("carol")
+    query = {"filters": [{"id": "nextgen_ml:modality:ecg"}], "requestParameters": {"sex": "female"}}
+    body = _count(client, token, query)
+    beacon_schemas.validator("count").validate(body)
+    received = body["meta"]["receivedRequestSummary"]
+    assert received["filters"] == ["nextgen_ml:modality:ecg"]
+    assert received["requestParameters"]["sex"] == {"value": "female"}
+
+
+def test_official_schemas_reject_a_broken_response(client: TestClient) -> None:
     body = client.get("/configuration").json()
     del body["response"]["maturityAttributes"]
     with pytest.raises(jsonschema.ValidationError, match="maturityAttributes"):
-        jsonschema.validate(body, beacon_schemas.CONFIGURATION)
+        beacon_schemas.validator("/configuration").validate(body)
+    info = client.get("/info").json()
+    info["meta"]["returnedSchemas"] = "individual"  # must be a list of {entityType, schema}
+    with pytest.raises(jsonschema.ValidationError):
+        beacon_schemas.validator("/info").validate(info)
+
+
+def test_the_schemas_are_the_vendored_upstream_files() -> None:
+    registry = beacon_schemas.registry()
+    info = registry.contents(beacon_schemas.BASE + "common/info.json")
+    assert "Placeholder to allow the Beacon to return any additional information" in info["description"]
+    count = registry.contents(beacon_schemas.BASE + beacon_schemas.RESPONSES["count"])
+    assert {"meta", "responseSummary"} <= set(count["required"])
 
 
 def _count(client: TestClient, token: str, query: dict) -> dict:

@@ -75,7 +75,7 @@ def test_beacon_v2_response_shape(store: Path, token: str, monkeypatch: pytest.M
     assert got["responseSummary"] == {"exists": True, "numTotalResults": 5}  # true 7 in [60, ∞), rounded to 5
     assert got["meta"]["returnedGranularity"] == "count" and got["meta"]["apiVersion"] == "v2.0.0"
     assert got["meta"]["returnedSchemas"][0]["entityType"] == "individual"
-    assert got["meta"]["receivedRequestSummary"]["requestParameters"]["age_min"] == 65
+    assert got["meta"]["receivedRequestSummary"]["requestParameters"]["age_min"] == {"value": 65}
     assert got["info"]["appliedParameters"]["age_min"] == 60 and got["info"]["epsilonCharged"] == 1.0
     small = client.post("/query", json=_body(age_max=50), headers=_auth(token)).json()
     assert small["responseSummary"] == {"exists": False}  # below k: no count, and Beacon's exists is a bool
