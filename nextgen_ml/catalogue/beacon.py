@@ -18,6 +18,8 @@ from nextgen_ml.governance.query import LABEL_NAMES
 
 MODALITY_PREFIX = "nextgen_ml:modality:"
 SPEC = "https://github.com/ga4gh-beacon/beacon-v2"
+#: Raw files of the specification (as the upstream configuration example's ``$schema`` points to them).
+RAW = "https://raw.githubusercontent.com/ga4gh-beacon/beacon-v2/main"
 INDIVIDUAL = {
     "id": "individual",
     "name": "Individual",
@@ -27,8 +29,7 @@ INDIVIDUAL = {
     "defaultSchema": {
         "id": "beacon-individual-v2.0.0",
         "name": "Default schema for an individual",
-        "referenceToSchemaDefinition": f"{SPEC}/blob/main/models/json/beacon-v2-default-schemas/individuals/"
-        "defaultSchema.json",
+        "referenceToSchemaDefinition": f"{RAW}/models/json/beacon-v2-default-model/individuals/defaultSchema.json",
         "schemaVersion": "v2.0.0",
     },
 }
@@ -86,14 +87,14 @@ def framework(beacon_id: str, version: str) -> dict[str, dict[str, Any]]:
     """The ``/configuration``, ``/entry_types`` and ``/map`` response bodies (``response`` part)."""
     return {
         "configuration": {
-            "$schema": f"{SPEC}/blob/main/framework/json/configuration/beaconConfigurationSchema.json",
+            "$schema": f"{RAW}/framework/json/configuration/beaconConfigurationSchema.json",
             "maturityAttributes": {"productionStatus": "DEV"},
             "securityAttributes": {"defaultGranularity": "boolean", "securityLevels": ["CONTROLLED"]},
             "entryTypes": {"individual": INDIVIDUAL},
         },
         "entry_types": {"entryTypes": {"individual": INDIVIDUAL}},
         "map": {
-            "$schema": f"{SPEC}/blob/main/framework/json/configuration/beaconMapSchema.json",
+            "$schema": f"{RAW}/framework/json/configuration/beaconMapSchema.json",
             "endpointSets": {
                 "individual": {"entryType": "individual", "rootUrl": "/query", "filteringTermsUrl": "/filtering_terms"}
             },

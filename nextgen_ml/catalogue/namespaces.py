@@ -60,17 +60,19 @@ MODALITY_CATEGORIES: dict[str, str] = {
 CODE_IRI: dict[str, str] = {
     "LOINC": "https://loinc.org/{code}/",
     "SNOMED": "http://snomed.info/id/{code}",
-    "ICD10": "http://id.who.int/icd/release/10/{code}",
+    "ICD10": "http://id.who.int/icd/release/10/2019/{code}",  # the WHO ICD API's entity IRI (2019 release)
     "ATC": "https://atcddd.fhi.no/atc_ddd_index/?code={code}",
     "HPO": "http://purl.obolibrary.org/obo/HP_{code}",
     "MONDO": "http://purl.obolibrary.org/obo/MONDO_{code}",
     "OMOP": "https://athena.ohdsi.org/search-terms/terms/{code}",
 }
 
-#: Store format → (IANA media type, EU file-type IRI or None).
+#: IANA media-type IRIs as DCAT-AP and the HealthDCAT-AP R8 example write them (http, www.iana.org).
+IANA = "http://www.iana.org/assignments/media-types/"
+#: Store format → (IANA media type, EU file-type IRI or None: the EU file-type list has no Arrow IPC entry we checked).
 MEDIA_TYPES: dict[str, tuple[str, str | None]] = {
-    "ipc": ("https://www.iana.org/assignments/media-types/application/vnd.apache.arrow.file", None),
-    "parquet": ("https://www.iana.org/assignments/media-types/application/vnd.apache.parquet", f"{FILE_TYPE}PARQUET"),
+    "ipc": (f"{IANA}application/vnd.apache.arrow.file", None),
+    "parquet": (f"{IANA}application/vnd.apache.parquet", f"{FILE_TYPE}PARQUET"),
 }
 
 

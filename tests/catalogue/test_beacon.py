@@ -99,3 +99,9 @@ def test_unknown_filter_is_400_and_costs_nothing(client: TestClient, store: Path
     got = client.post("/query", json=body, headers={"Authorization": f"Bearer {token}"})
     assert got.status_code == 400 and "filtering_terms" in got.json()["detail"]
     assert Catalog(store).budget.remaining("bob") == 100.0
+
+
+def test_schema_links_point_at_real_upstream_files(client: TestClient) -> None:
+    for path in ("/configuration", "/map"):
+        link = client.get(path).json()["response"]["$schema"]
+        assert (beacon_schemas.ROOT / link.split("/framework/json/", 1)[1]).is_file(), link
