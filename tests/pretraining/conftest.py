@@ -23,3 +23,17 @@ def make_cfg(tiny_store: Path, tmp_path: Path) -> Callable[..., DictConfig]:
         return cfg
 
     return _make
+
+
+@pytest.fixture(scope="session")
+def pretrained_run(tiny_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tiny ECG+image pretraining run (contrastive + masked-modality, cross-attention fusion); its output dir."""
+    from nextgen_ml.training.train import train
+
+    root = tmp_path_factory.mktemp("pretrain")
+    cfg = compose_cfg([*TINY, "+experiment=pretrain_ecg_image", "pretrain=clip_masked", "pretrain.proj_dim=16"])
+    with open_dict(cfg):
+        cfg.paths.output_dir, cfg.paths.log_dir = str(root / "run"), str(root / "logs")
+        cfg.data.data_dir, cfg.data.cohort = str(tiny_store), None
+    train(cfg)
+    return root / "run"
