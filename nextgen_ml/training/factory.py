@@ -150,8 +150,9 @@ def build_privacy_callbacks(cfg: DictConfig) -> list[pl.Callback]:
 
 
 def _resume_callbacks(cfg: DictConfig) -> list[pl.Callback]:
-    """``[ExactResume]`` for pooled non-DP runs (DP runs: the DPCallback owns sampling; federated rounds reseed)."""
-    if (as_dict(cfg.get("privacy")) or {}).get("enabled", False) or cfg.get("federated") is not None:
+    """``[ExactResume]`` for pooled runs (under DP it restores the global generators only: the DPCallback owns the
+    Poisson sampling and its secret streams); none for federated rounds (they reseed)."""
+    if cfg.get("federated") is not None:
         return []
     from nextgen_ml.training.resume import ExactResume
 

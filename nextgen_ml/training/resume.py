@@ -13,8 +13,10 @@ three for the fit it is attached to:
   trained in it) is saved in every checkpoint and, on resume, the already-trained batches are skipped;
 * the callback's checkpoint state holds the global generators' states, restored when training restarts.
 
-DP runs are left to ``DPCallback`` (Poisson sampling from secret randomness: their noise must not be replayed;
-their budget, steps and ε resume exactly).
+Under DP the training loader is ``DPCallback``'s (Poisson sampling from the secret ChaCha20 streams, which resume
+from the key file, the step count and the interrupted epoch's position); :class:`ExactResume` then restores only
+the global generators (dropout, augmentation), so a DP run resumed with its key file ends bitwise where the
+uninterrupted run does, with the same ε and steps.
 """
 
 from __future__ import annotations
