@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF
 
@@ -123,3 +124,19 @@ def test_steward_yaml_refuses_unknown_keys(tmp_path: Path) -> None:
         load_steward(path)
     with pytest.raises(ValueError, match="temporal.start"):
         Steward.from_dict({"temporal": {"start": "last year"}})
+
+
+def test_steward_health_categories_are_checked_and_override(store: Path, steward_file: Path) -> None:
+    with pytest.raises(ValueError, match="health_categories.*'CARDIO'"):
+        Steward.from_dict({"health_categories": ["EHRS", "CARDIO"]})
+    steward = Steward.from_dict({**yaml.safe_load(steward_file.read_text()), "health_categories": ["RQSH"]})
+    graph = export_graph(store, steward)
+    categories = {str(c).rsplit("/", 1)[-1] for c in graph.objects(DATASET, HEALTH.healthCategory)}
+    assert categories == {"RQSH"}
+
+
+def test_other_access_rights_skip_the_non_public_profile_and_say_so(store: Path, steward_file: Path) -> None:
+    steward = Steward.from_dict({**yaml.safe_load(steward_file.read_text()), "access_rights": "RESTRICTED"})
+    findings = validate_graph(export_graph(store, steward))
+    assert not [f for f in findings if f.severity == "Violation"]  # NON_PUBLIC's hasValue rule is not applied
+    assert any(f.path == "dct:accessRights" and "RESTRICTED" in f.message for f in findings)
