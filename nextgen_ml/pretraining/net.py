@@ -53,12 +53,21 @@ class PretrainNet(nn.Module):
         return cls(net.encoders, net.fusion, **kwargs)
 
     def forward(self, inputs: Mapping[str, Tensor], mask: Mapping[str, Tensor], masked: bool = False,
-                generator: torch.Generator | None = None) -> dict[str, Any]:
+                generator: torch.Generator | None = None, hidden: Tensor | None = None) -> dict[str, Any]:
+        """Embeddings (and, with ``masked``, predictions of each row's hidden modality).
+
+        Args:
+            inputs / mask: the batch's ``inputs`` and ``mask``.
+            masked: run the masked-modality branch (needs predictors).
+            generator: draws the hidden modalities (None = torch's global generator).
+            hidden: ``(B,)`` the hidden modality per row (index into the sorted batch modalities, -1 = none), instead
+                of drawing it.
+        """
         mods = sorted(inputs)
         vectors = {m: self.encoders[m](inputs[m]) for m in mods}  # {m: (B, D)}
         out: dict[str, Any] = {"z": {m: F.normalize(self.proj[m](v), dim=-1) for m, v in vectors.items()}}
         if masked and self.fusion is not None and mods:
-            hidden = choose_hidden(mask, mods, generator)  # (B,)
+            hidden = choose_hidden(mask, mods, generator) if hidden is None else hidden  # (B,)
             feats = {m: self.encoders[m].forward_tokens(inputs[m]) for m in mods} if self.fusion.uses_tokens \
                 else vectors  # token fusions need the encoders' tokens (a second pass)
             fused = self.fusion(feats, context_mask(mask, mods, hidden))  # (B, E)

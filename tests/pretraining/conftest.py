@@ -6,7 +6,11 @@ from pathlib import Path
 import pytest
 from omegaconf import DictConfig, open_dict
 
-from tests.training.conftest import TINY, compose_cfg
+from tests.training.conftest import TINY as TRAINING_TINY
+from tests.training.conftest import compose_cfg
+
+#: the training tests' shrinking overrides plus the quarter-width image ResNet (per-sample gradients stay cheap)
+TINY = [*TRAINING_TINY, "model/encoder/image=resnet18_small"]
 
 
 @pytest.fixture
