@@ -131,6 +131,14 @@ def create_fusion(name: str, **kwargs: Any) -> nn.Module:
     return FUSIONS.create(name, **kwargs)
 
 
+def fusion_accepts(name: str) -> set[str] | None:
+    """Keyword arguments fusion ``name``'s builder accepts (None = any); unknown names raise KeyError."""
+    _load_builtins()
+    if name not in FUSIONS:
+        FUSIONS.create(name)  # raises the helpful KeyError
+    return FUSIONS.accepted_kwargs(name)
+
+
 def list_fusions() -> list[str]:
     _load_builtins()
     return FUSIONS.list()

@@ -74,7 +74,8 @@ class XResNet1d(nn.Module):
         kernel: kernel size of the block convs.
         expansion: 1 = basic blocks, 4 = bottleneck blocks.
 
-    Shapes: ``(B, L, T) -> (B, widths[-1] * expansion, ~T / 2**(1 + len(layers)))``.
+    Shapes: ``(B, L, T) -> (B, widths[-1] * expansion, ~T / 2**(1 + len(layers)))``; ``stages`` and
+    ``stage_channels`` name each stage's output feature map (FiLM conditioning hooks them).
     """
 
     def __init__(
@@ -97,14 +98,29 @@ class XResNet1d(nn.Module):
             nn.MaxPool1d(3, stride=2, padding=1),
         )
         blocks: list[nn.Module] = []
+        ends: list[int] = []
+        channels: list[int] = []
         c = s2
         for i, (n, w) in enumerate(zip(layers, widths)):
             for j in range(n):
                 block = XResBlock1d(c, w, stride=2 if (i > 0 and j == 0) else 1, kernel=kernel, expansion=expansion)
                 blocks.append(block)
                 c = block.out_channels
+            if n:
+                ends.append(len(blocks) - 1)
+                channels.append(c)
         self.blocks = nn.Sequential(*blocks)
         self.out_channels = c
+        #: channels ``C_s`` of each stage's output feature map
+        self.stage_channels: tuple[int, ...] = tuple(channels)
+        self._stage_ends = tuple(ends)
+
+    @property
+    def stages(self) -> tuple[nn.Module, ...]:
+        """The last block of each stage: its output is the stage's feature map ``(B, stage_channels[s], T_s)``
+        (hook point for conditioning inside the encoder; ``blocks`` keeps its flat layout, so state dicts are
+        unchanged)."""
+        return tuple(self.blocks[i] for i in self._stage_ends)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.blocks(self.stem(x))

@@ -7,6 +7,7 @@ from nextgen_ml.fusion.decision import WeightedDecisionFusion, weighted_decision
 from nextgen_ml.fusion.directional import DirectionalCrossAttentionFusion, directional_attention
 from nextgen_ml.fusion.dp import DP_REFUSED
 from nextgen_ml.fusion.film import FiLMFusion, film
+from nextgen_ml.fusion.film_encoders import FiLMEncodersFusion, film_encoders
 from nextgen_ml.fusion.gated import GatedFusion, gated
 from nextgen_ml.fusion.graph import GraphFusion, graph
 from nextgen_ml.fusion.late import LateFusion, late
@@ -21,6 +22,7 @@ __all__ = [
     "ConcatFusion",
     "CrossAttentionFusion",
     "DirectionalCrossAttentionFusion",
+    "FiLMEncodersFusion",
     "FiLMFusion",
     "GatedFusion",
     "GraphFusion",
@@ -35,6 +37,7 @@ __all__ = [
     "cross_attention",
     "directional_attention",
     "film",
+    "film_encoders",
     "gated",
     "graph",
     "late",

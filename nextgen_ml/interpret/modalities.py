@@ -67,8 +67,9 @@ def outputs_under_masks(
     """Model output for the same inputs under several presence masks.
 
     A ``MultimodalNet`` (anything with ``encode``, ``fusion`` and ``head``) is encoded once and only the fusion
-    and head run per mask (encoders never see the mask); any other ``forward(inputs, mask)`` module runs once per
-    mask. The net is put in eval mode (and restored) and no gradients are recorded.
+    and head run per mask (encoders never see the mask), unless its fusion conditions the encoders
+    (``conditions_encoders``: a masked conditioner changes the encodings); any other ``forward(inputs, mask)``
+    module runs once per mask. The net is put in eval mode (and restored) and no gradients are recorded.
 
     Args:
         net: module with ``forward(inputs, mask) -> {"logits": (B, K), ...}``.
@@ -82,6 +83,7 @@ def outputs_under_masks(
     output_fn = output_fn or first_logit
     present = sorted(inputs)  # modalities absent from every row may be left out of inputs (see Collate)
     fast = all(hasattr(net, a) for a in ("encode", "fusion", "head"))
+    fast = fast and not getattr(net.fusion, "conditions_encoders", None)  # encodings depend on the mask (FiLM)
     values = []
     with _eval_mode(net):
         features = net.encode(inputs) if fast else None

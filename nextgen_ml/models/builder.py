@@ -7,9 +7,10 @@ from typing import Any
 
 from torch import nn
 
+from nextgen_ml.models.conditioning import feature_stages
 from nextgen_ml.models.heads import build_head
 from nextgen_ml.models.multimodal import MultimodalNet
-from nextgen_ml.registry import create_encoder, create_fusion, encoder_accepts
+from nextgen_ml.registry import create_encoder, create_fusion, encoder_accepts, fusion_accepts
 
 
 def _name_and_kwargs(spec: str | Mapping[str, Any], what: str) -> tuple[str, dict[str, Any]]:
@@ -44,6 +45,14 @@ def build_encoder(modality: str, spec: str | Mapping[str, Any] | nn.Module, embe
     if not isinstance(getattr(encoder, "out_dim", None), int):
         raise ValueError(f"encoders[{modality!r}] ({type(encoder).__name__}) has no int attribute out_dim")
     return encoder
+
+
+def _stage_channels(encoder: nn.Module) -> tuple[int, ...] | None:
+    """The encoder's feature-map stage widths, or None if it exposes no stages."""
+    try:
+        return feature_stages(encoder)[1]
+    except ValueError:
+        return None
 
 
 def build_multimodal_net(
@@ -81,6 +90,9 @@ def build_multimodal_net(
     else:
         name, kwargs = _name_and_kwargs(fusion, "fusion")
         in_dims = {m: int(enc.out_dim) for m, enc in built.items()}
-        fusion_module = create_fusion(name, **{"in_dims": in_dims, "embed_dim": embed_dim, **kwargs})
+        offered: dict[str, Any] = {"in_dims": in_dims, "embed_dim": embed_dim}
+        if "stage_channels" in (fusion_accepts(name) or ()):  # a fusion that conditions inside the encoders
+            offered["stage_channels"] = {m: _stage_channels(enc) for m, enc in built.items()}
+        fusion_module = create_fusion(name, **{**offered, **kwargs})
     head = build_head(fusion_module.out_dim, num_outputs, head_hidden, dropout)
     return MultimodalNet(built, fusion_module, head)

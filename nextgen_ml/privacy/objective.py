@@ -34,8 +34,12 @@ class DPObjective:
         self.task, self.loss_fn = task, per_sample_loss_fn(task)
         self.params, self.ghost = list(params), ghost
 
-    def __call__(self, logits: Tensor, targets: Mapping[str, Tensor]) -> Tensor:
+    def __call__(self, logits: Tensor, targets: Mapping[str, Tensor], aux: Tensor | None = None) -> Tensor:
+        """The objective; ``aux`` ``(B,)`` is a per-row auxiliary loss (a fusion's, e.g. the subspace ELBO) added to
+        each row's loss, so its gradient is clipped and noised with the row's."""
         per = self.loss_fn(self.task, logits, targets)  # (B,)
+        if aux is not None:
+            per = per + aux
         if self.ghost is None:
             return per.sum()
         return self._ghost_clipped(per)

@@ -27,6 +27,10 @@ class MultimodalModule(pl.LightningModule):
 
     Batches are ``{"inputs": {m: Tensor}, "mask": {m: BoolTensor}, "targets": {name: Tensor}, "index": ...}``.
 
+    A net output ``"aux_loss"`` ``(B,)`` (a fusion's own per-row loss, e.g. the subspace fusion's ELBO terms) is
+    averaged and added to the training loss (``train/aux_loss`` is logged; ``train/loss`` stays the task loss);
+    under DP it is added to each row's loss before clipping. Validation and test losses are the task loss only.
+
     Training metrics cost nothing per step: each step only keeps its detached logits and targets (a few floats per
     sample, on the device), and the metric collection is updated once with the whole epoch in
     :meth:`on_train_epoch_end` (the same values as per-step updates; no per-step metric kernels or host syncs).
@@ -68,9 +72,13 @@ class MultimodalModule(pl.LightningModule):
         batch_size = out["logits"].shape[0]
         self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=stage == "val",
                  batch_size=batch_size)
-        if stage == "train" and self.train_objective is not None:
-            return self.train_objective(out["logits"], batch["targets"])
-        return loss
+        aux = out.get("aux_loss") if stage == "train" else None  # (B,) the fusion's own per-row loss (subspace ELBO)
+        if aux is not None:
+            self.log("train/aux_loss", aux.mean(), on_step=True, on_epoch=True, batch_size=batch_size)
+        if stage == "train" and self.train_objective is not None:  # DP: the per-row aux joins each row's loss
+            extra = {} if aux is None else {"aux": aux}
+            return self.train_objective(out["logits"], batch["targets"], **extra)
+        return loss if aux is None else loss + aux.mean()
 
     def _log_epoch(self, stage: str) -> None:
         metrics = self.stage_metrics(stage)

@@ -33,6 +33,9 @@ CONFIGS: dict[str, tuple[str, dict]] = {
     "graph_tabular": ("graph", {"num_heads": 2, "bank_size": 16, "similarity": "tabular"}),
     "film": ("film", {}),
     "film_tabular": ("film", {"conditioner": "tabular"}),
+    # without stage_channels (create_fusion alone) film_encoders is its combine fusion; its conditioning inside real
+    # encoders is tested in tests/fusion/test_film_encoders.py
+    "film_encoders": ("film_encoders", {"combine": "gated"}),
 }
 #: configs whose training-mode forward is random (reparameterised sampling): compared in eval mode where a test
 #: needs two forwards to agree.

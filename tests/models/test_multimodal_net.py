@@ -44,6 +44,8 @@ def batch(b: int = 6) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
 
 
 def fusion_kwargs(name: str) -> dict:
+    if name == "film_encoders":  # no feature-map stages in these encoders: condition none (tests/fusion: real ones)
+        return {"name": name, "targets": []}
     return {"name": name, "num_heads": 2} if name in ("bottleneck", "cross_attention") else name
 
 
@@ -53,7 +55,9 @@ def test_forward_named_outputs_and_encoder_api(fusion: str) -> None:
     net = build_multimodal_net(encoders(), fusion_kwargs(fusion), num_outputs=3, embed_dim=16)
     inputs, mask = batch()
     out = net(inputs, mask)
-    assert set(out) == {"logits", "embedding"}
+    aux = hasattr(net.fusion, "forward_with_aux")  # training mode: its per-row auxiliary loss comes along
+    assert set(out) == {"logits", "embedding", *(["aux_loss"] if aux else [])}
+    assert not aux or out["aux_loss"].shape == (6,)
     assert out["logits"].shape == (6, 3) and out["embedding"].shape == (6, net.fusion.out_dim)
     out["logits"].sum().backward()
     expected = "forward_tokens" if net.fusion.uses_tokens else "forward"
