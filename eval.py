@@ -1,8 +1,13 @@
-"""Recompute test metrics of a checkpoint: ``python eval.py ckpt_path=outputs/.../checkpoints/best.ckpt``."""
+"""Recompute test metrics of a checkpoint: ``python eval.py ckpt_path=outputs/.../checkpoints/best.ckpt``.
+
+A mistake (a missing checkpoint, a bad override) prints one line and exits with status 2 (``NEXTGEN_ML_DEBUG=1``
+shows the traceback); see :mod:`nextgen_ml.errors`.
+"""
 
 import hydra
 from omegaconf import DictConfig
 
+from nextgen_ml.errors import run_hydra
 from nextgen_ml.training import resolvers  # noqa: F401
 
 
@@ -14,4 +19,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_hydra(main, "eval.py")

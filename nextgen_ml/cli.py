@@ -1,6 +1,8 @@
 """``nextgen-ml`` command line: one subcommand per module, imported only when it is run.
 
-Each subcommand module defines ``HELP: str``, ``add_arguments(parser)`` and ``run(args) -> int``.
+Each subcommand module defines ``HELP: str``, ``add_arguments(parser)`` and ``run(args) -> int``. A user mistake
+raised by a subcommand (a missing file, a bad config key, ...) prints one line and exits with status 2; bugs keep
+their traceback (:mod:`nextgen_ml.errors`; ``NEXTGEN_ML_DEBUG=1`` or a subcommand's ``--debug`` shows it).
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+
+from nextgen_ml.errors import reporting
 
 #: subcommand name → module implementing it.
 COMMANDS: dict[str, str] = {
@@ -43,7 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    return int(importlib.import_module(COMMANDS[args.command]).run(args) or 0)
+    debug = True if getattr(args, "debug", False) or getattr(args, "traceback", False) else None  # None: env
+    with reporting(f"nextgen-ml {args.command}", debug=debug):
+        return int(importlib.import_module(COMMANDS[args.command]).run(args) or 0)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from nextgen_ml.governance.anchor import KEY_ENV, Anchor, audit_key
 from nextgen_ml.governance.audit import AuditChainError, AuditLog
@@ -48,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
         saved = AuditLog(args.log, key=b"").repair_torn()
         print(f"moved the torn last line to {saved}" if saved else "the last line is complete; nothing to repair")
         return 0
+    if not Path(args.log).is_file():  # verifying nothing is not "ok"
+        raise FileNotFoundError(f"LOG: no audit log at {args.log} (give the steward's audit.jsonl)")
     key = audit_key(args.key_env)
     log = AuditLog(args.log, key=key or b"")
     try:
