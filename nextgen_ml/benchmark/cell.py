@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from nextgen_ml.benchmark.baselines import is_baseline, run_baseline_cell
 from nextgen_ml.benchmark.config import BenchmarkConfig, Setting
 from nextgen_ml.benchmark.data import FoldData
 from nextgen_ml.benchmark.robustness import masked_scores, robustness_logits
@@ -99,7 +100,10 @@ def evaluate_cell(cfg: BenchmarkConfig, setting: Setting, module: MultimodalModu
 
 def run_cell(cfg: BenchmarkConfig, setting: Setting, data: FoldData, meta: dict[str, Any], labels: np.ndarray,
              seed: int, fold: int, key: str) -> dict[str, Any]:
-    """Fit and evaluate one cell; returns its JSON-ready result."""
+    """Fit and evaluate one cell (a linear baseline: :func:`~nextgen_ml.benchmark.baselines.run_baseline_cell`);
+    returns its JSON-ready result."""
+    if is_baseline(setting):
+        return run_baseline_cell(cfg, setting, data, meta, labels, seed, fold, key)
     start = time.perf_counter()
     module = fit_cell(cfg, setting, data, seed, fold)
     fit_s = time.perf_counter() - start

@@ -140,8 +140,14 @@ class BenchmarkConfig:
     report: ReportConfig = field(default_factory=ReportConfig)
     #: another record store (e.g. a held-out site's) on which every fold model is also scored
     external: str | None = None
+    #: add a linear baseline ``linear_<m>`` for every single-modality setting (:mod:`nextgen_ml.benchmark.baselines`)
+    baselines: bool = False
 
     def __post_init__(self) -> None:
+        if self.baselines:
+            from nextgen_ml.benchmark.baselines import baseline_settings
+
+            self.settings = [*self.settings, *baseline_settings(self.settings)]
         names = [s.name for s in self.settings]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -163,6 +169,10 @@ class BenchmarkConfig:
         """Everything one cell's result depends on (hashed into its key)."""
         data = asdict(self.data)  # only the transforms of the setting's modalities affect its result
         data["transforms"] = {m: kw for m, kw in data["transforms"].items() if m in setting.modalities}
+        if setting.fusion == "linear_baseline":  # a linear baseline depends on no model or training option
+            return {"setting": asdict(setting), "seed": seed, "fold": fold, "data": data, "sampling": SAMPLING,
+                    "cv": {"kind": self.cv.kind, "k": self.cv.k}, **({"external": self.external} if self.external
+                                                                     else {})}
         return {"setting": asdict(setting), "seed": seed, "fold": fold, "data": data, "sampling": SAMPLING,
                 "model": {**asdict(self.model), "encoders": {m: self.model.encoders[m] for m in setting.modalities}},
                 "train": {k: v for k, v in asdict(self.train).items() if k not in ("accelerator", "threads")},
@@ -183,12 +193,12 @@ def cell_key(spec: dict[str, Any]) -> str:
 def _build(raw: dict[str, Any]) -> BenchmarkConfig:
     sections = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "cv": CVConfig,
                 "robustness": RobustnessConfig, "report": ReportConfig}
-    unknown = sorted(set(raw) - set(sections) - {"out_dir", "settings", "attribution", "external"})
+    unknown = sorted(set(raw) - set(sections) - {"out_dir", "settings", "attribution", "external", "baselines"})
     if unknown:
         raise ValueError(f"benchmark config: unknown keys {unknown}")
     kwargs: dict[str, Any] = {k: cls(**(raw.get(k) or {})) for k, cls in sections.items()}
     kwargs["settings"] = [Setting(**s) for s in raw.get("settings") or []]
-    for key in ("out_dir", "attribution", "external"):
+    for key in ("out_dir", "attribution", "external", "baselines"):
         if key in raw:
             kwargs[key] = raw[key]
     return BenchmarkConfig(**kwargs)

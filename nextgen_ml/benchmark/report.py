@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from nextgen_ml.benchmark import analysis, plots
+from nextgen_ml.benchmark.baselines import baseline_pairs
 from nextgen_ml.benchmark.config import BenchmarkConfig
 from nextgen_ml.benchmark.external import external_table
 from nextgen_ml.benchmark.kind_plots import kind_figure
@@ -120,6 +121,9 @@ def write_report(cfg: BenchmarkConfig, figures_dir: str | Path | None = None,
     modalities_of = {s.name: s.modalities for s in cfg.settings}
     gains = analysis.compare_pairs(results, analysis.modality_gain_pairs(modalities_of, rep.gains),
                                    n_boot=rep.n_boot, alpha=rep.alpha) if rep.gains else pd.DataFrame()
+    linear_pairs = baseline_pairs([s for s in cfg.settings if s.name in names])
+    vs_linear = analysis.compare_pairs(results, linear_pairs, n_boot=rep.n_boot, alpha=rep.alpha
+                                       ) if linear_pairs else pd.DataFrame()
     rate_curve = analysis.missing_rate_curve(metrics, metric=main, n_boot=rep.n_boot)
     subset_curve = analysis.subset_curve(metrics, metric=main)
     drop_one = analysis.drop_one_table(metrics, metric=main)
@@ -129,7 +133,7 @@ def write_report(cfg: BenchmarkConfig, figures_dir: str | Path | None = None,
 
     report = Report(markdown=out / "report.md")
     tables = {"metrics": metrics, "summary": summary, "summary_covered": covered, "comparisons": comparisons,
-              "gains": gains, "attributions": attributions, "attribution_summary": attr_summary,
+              "gains": gains, "vs_linear": vs_linear, "attributions": attributions, "attribution_summary": attr_summary,
               "missing_rate_curve": rate_curve, **({"external": external} if not external.empty else {})}
     for name, df in tables.items():
         report.tables[name] = out / f"{name}.csv"
@@ -181,6 +185,12 @@ def write_report(cfg: BenchmarkConfig, figures_dir: str | Path | None = None,
         _md_table(_ci_table(covered[covered["metric"] == main], kind).merge(
             covered[covered["metric"] == main][["setting", "n_rows"]].round(1).astype({"n_rows": str}),
             on="setting") if not covered.empty else covered), "",
+        *(["## Single modality vs linear baseline (paired, same folds; Holm-adjusted per metric)", "",
+           "Each single-modality setting against a linear model on simple features of the same inputs "
+           "(`linear_<modality>`, docs/benchmark.md); a positive difference favours the "
+           "neural setting (lower-is-better metrics: a negative one).", "",
+           _md_table(_comparison_md(vs_linear[vs_linear["metric"] == main])), ""]
+          if not vs_linear.empty else []),
         *([f"## Modality gains (paired, same folds; Holm-adjusted per metric over {len(rep.gains)} pairs × row "
            "groups)", "", _md_table(_comparison_md(gains[gains["metric"] == main])), ""]
           if not gains.empty else []),
