@@ -59,12 +59,17 @@ def feature_stages(encoder: nn.Module, modality: str = "?") -> tuple[tuple[nn.Mo
 
 def _film_hook(gamma: Tensor, beta: Tensor, where: str):
     def hook(module: nn.Module, args: tuple, output: Tensor) -> Tensor:
-        if not isinstance(output, Tensor) or output.ndim < 2 or tuple(output.shape[:2]) != tuple(gamma.shape):
+        rows, channels = gamma.shape
+        ok = isinstance(output, Tensor) and output.ndim >= 2 and output.shape[1] == channels
+        if not ok or output.shape[0] % rows:
             shape = tuple(output.shape) if isinstance(output, Tensor) else type(output).__name__
             raise ValueError(f"{where}: FiLM parameters are {tuple(gamma.shape)} (B, C) but the stage output is "
-                             f"{shape}; the stage must return (B, C, ...) with one row per patient")
-        view = (*gamma.shape, *([1] * (output.ndim - 2)))
-        return (1.0 + gamma.view(view)) * output + beta.view(view)  # (B, C, ...), out of place
+                             f"{shape}; the stage must return (B, C, ...) or (B * F, C, ...) patient-major")
+        g, b = gamma, beta
+        if output.shape[0] != rows:  # (B * F, C, ...): F frames per patient, patient-major (frames_as="time")
+            g, b = (t.repeat_interleave(output.shape[0] // rows, dim=0) for t in (gamma, beta))
+        view = (output.shape[0], channels, *([1] * (output.ndim - 2)))
+        return (1.0 + g.view(view)) * output + b.view(view)  # (B, C, ...), out of place
 
     return hook
 
