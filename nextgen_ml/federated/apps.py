@@ -23,9 +23,9 @@ from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
 from omegaconf import DictConfig, OmegaConf
 
 from nextgen_ml.federated.client import SiteClient
-from nextgen_ml.federated.plan import FederatedPlan
+from nextgen_ml.federated.plan import SERVER, FederatedPlan
 from nextgen_ml.federated.recorder import Recorder
-from nextgen_ml.federated.results import audit_federated, federated_metrics, write_outputs
+from nextgen_ml.federated.results import audit_federated, audit_federated_start, federated_metrics, write_outputs
 from nextgen_ml.federated.server import GlobalEvaluator, build_strategy
 from nextgen_ml.federated.site_config import federated_config
 
@@ -42,12 +42,13 @@ def load_run(config_path: str, plan_path: str) -> tuple[DictConfig, FederatedPla
 
 
 def client_fn_for(config_path: str, plan_path: str) -> Callable[[Context], Client]:
-    """A ``client_fn`` that serves the site ``plan.sites[node_config["partition-id"]]``."""
+    """A ``client_fn`` that serves the site ``plan.sites[node_config["partition-id"]]`` with that site's plan file
+    (``federated_plan.<site>.json``: its own patients only)."""
 
     def client_fn(context: Context) -> Client:
         cfg, plan = load_run(config_path, plan_path)
-        site = plan.site(int(context.node_config["partition-id"]))
-        return SiteClient(cfg, plan, site, context.state).to_client()
+        site = plan.site(int(context.node_config["partition-id"]))  # the common plan: site names, no patient id
+        return SiteClient(cfg, plan.for_recipient(plan_path, site), site, context.state).to_client()
 
     return client_fn
 
@@ -59,12 +60,14 @@ def make_client_app(config_path: str | Path, plan_path: str | Path, secure_aggre
 
 
 def serve(grid: Grid, context: Context, cfg: DictConfig, plan: FederatedPlan, out_dir: Path) -> dict[str, float]:
-    """The ServerApp's body: run the rounds (FedAvg/FedProx, optionally SecAgg+), then write metrics and audit.
+    """The ServerApp's body: audit the start, run the rounds (FedAvg/FedProx, optionally SecAgg+), then write
+    metrics and the end audit entry (ε, δ).
 
     Returns:
         The flat metrics written to ``out_dir/metrics.json``.
     """
     fed = federated_config(cfg)
+    start = audit_federated_start(cfg, plan, fed, out_dir)  # before any round: a failed run leaves it unfinished
     pl.seed_everything(int(cfg.seed), verbose=False)  # the initial global model
     recorder = Recorder()
     evaluator = GlobalEvaluator(cfg, plan, recorder)
@@ -81,7 +84,7 @@ def serve(grid: Grid, context: Context, cfg: DictConfig, plan: FederatedPlan, ou
         raise RuntimeError(f"federated: site results failed in rounds {failed} (see the ClientApp logs)")
     metrics = federated_metrics(fed, recorder)
     write_outputs(out_dir, fed, recorder, metrics)
-    audit_federated(cfg, plan, fed, recorder, metrics)
+    audit_federated(cfg, plan, fed, recorder, metrics, out_dir, start)
     return metrics
 
 
@@ -92,7 +95,7 @@ def make_server_app(config_path: str | Path, plan_path: str | Path, out_dir: str
     @app.main()
     def main(grid: Grid, context: Context) -> None:
         cfg, plan = load_run(str(config_path), str(plan_path))
-        serve(grid, context, cfg, plan, Path(out_dir))
+        serve(grid, context, cfg, plan.for_recipient(plan_path, SERVER), Path(out_dir))
 
     return app
 
@@ -119,5 +122,7 @@ server_app = ServerApp()
 
 @server_app.main()
 def _deployed_main(grid: Grid, context: Context) -> None:
-    cfg, plan = load_run(str(_from_run_config(context, CONFIG_PATH_KEY)), str(_from_run_config(context, PLAN_PATH_KEY)))
-    serve(grid, context, cfg, plan, Path(str(_from_run_config(context, OUTPUT_DIR_KEY))))
+    plan_path = str(_from_run_config(context, PLAN_PATH_KEY))
+    cfg, plan = load_run(str(_from_run_config(context, CONFIG_PATH_KEY)), plan_path)
+    out_dir = Path(str(_from_run_config(context, OUTPUT_DIR_KEY)))
+    serve(grid, context, cfg, plan.for_recipient(plan_path, SERVER), out_dir)

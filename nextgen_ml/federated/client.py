@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from typing import Any
 
 import lightning.pytorch as pl
@@ -19,7 +20,7 @@ from omegaconf import DictConfig
 
 from nextgen_ml.data.datamodule import CardioDataModule
 from nextgen_ml.federated.parameters import get_parameters, set_parameters
-from nextgen_ml.federated.plan import FederatedPlan, site_datamodule
+from nextgen_ml.federated.plan import ALL, FederatedPlan, site_datamodule
 from nextgen_ml.federated.proximal import ProximalStep
 from nextgen_ml.federated.site_config import federated_config, round_config
 from nextgen_ml.privacy.report import find_dp_callback
@@ -41,7 +42,8 @@ class SiteClient(NumPyClient):
 
     Args:
         cfg: the federated run's config (resolved; ``data.data_dir`` is this site's store).
-        plan: the agreed split and preprocessing.
+        plan: the agreed split and preprocessing: this site's plan (``federated_plan.<site>.json``), or an
+            ``"all"`` plan in one process (the client keeps its own patients' ids only).
         site: this site's name (one of ``plan.sites``).
         state: the node's persistent state (Flower ``Context.state``); the DP accountant is kept there between
             rounds. None keeps it on the client object only.
@@ -50,12 +52,18 @@ class SiteClient(NumPyClient):
     def __init__(self, cfg: DictConfig, plan: FederatedPlan, site: str, state: RecordDict | None = None) -> None:
         if site not in plan.sites:
             raise ValueError(f"site {site!r} is not in the federated plan's sites {list(plan.sites)}")
-        self.cfg, self.plan, self.site = cfg, plan, site
+        if plan.scope not in (ALL, site):
+            raise ValueError(f"site {site!r} was given the {plan.scope!r} federated plan; it needs its own "
+                             f"(federated_plan.{site}.json)")
+        self.cfg, self.site = cfg, site
         self.site_index = plan.sites.index(site)
         self.state = state if state is not None else RecordDict()
         self.fed = federated_config(cfg)
         self.dm: CardioDataModule = site_datamodule(build_datamodule(cfg), site, plan.split, plan.transforms)
         self.dm.setup()
+        own = set(self.dm.store.column("patient_id").to_pylist())
+        #: the plan as this site keeps it: its own patients' ids only (whatever it was given)
+        self.plan = replace(plan, split={p: s for p, s in plan.split.items() if p in own}, scope=site, site_of={})
         self.module: MultimodalModule = build_module(cfg, self.dm)
 
     # ------------------------------------------------------------------ what the server sees

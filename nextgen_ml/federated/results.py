@@ -1,5 +1,7 @@
 """The outputs of a federated run: ``metrics.json`` (flat ``stage/metric``), ``federated.json`` (round history)
-and one ``federated`` entry in the hash-chained audit log."""
+and two ``federated`` entries in the hash-chained audit log: ``start`` before round 1 (per-site counts from the
+plan) and ``end`` after the last round (counts the sites reported, the largest ε and δ), each followed by the
+run's anchor (``<out_dir>/audit_anchor.json``), as pooled runs do."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from nextgen_ml.federated.config import FederatedConfig
 from nextgen_ml.federated.plan import FederatedPlan
 from nextgen_ml.federated.recorder import Recorder
 from nextgen_ml.federated.server import aggregate_evaluate_metrics
+from nextgen_ml.governance.anchor import ANCHOR_FILE, Anchor, write_anchor
 from nextgen_ml.governance.audit import AuditLog, dataset_identity
 
 #: per-site fit metrics copied into metrics.json as ``<prefix>/<site>``.
@@ -69,25 +72,49 @@ def write_outputs(out_dir: Path, fed: FederatedConfig, recorder: Recorder, metri
     (out_dir / "federated.json").write_text(json.dumps(history, indent=2, default=float))
 
 
-def audit_federated(cfg: DictConfig, plan: FederatedPlan, fed: FederatedConfig, recorder: Recorder,
-                    metrics: dict[str, float]) -> dict[str, Any] | None:
-    """Append the run's ``federated`` entry (purpose, store identity, per-site counts, config hash, max ε)."""
+def _purpose(cfg: DictConfig) -> dict[str, Any] | None:
+    return OmegaConf.to_container(cfg.data.purpose, resolve=True) if cfg.data.get("purpose") else None
+
+
+def _append(cfg: DictConfig, out_dir: Path, **fields: Any) -> dict[str, Any]:
+    """Append one ``federated`` entry and write the run's anchor after it."""
+    log = AuditLog(cfg.audit_log)
+    purpose = _purpose(cfg)
+    entry = log.append(kind="federated", requester=(purpose or {}).get("requester") or getpass.getuser(),
+                       purpose=purpose, datasets=[dataset_identity(cfg.data.data_dir)], config=cfg, **fields)
+    anchor = Anchor(entry["seq"], entry["hash"], str(log.path.resolve())).signed(log.key)
+    write_anchor(Path(out_dir) / ANCHOR_FILE, anchor)
+    return entry
+
+
+def audit_federated_start(cfg: DictConfig, plan: FederatedPlan, fed: FederatedConfig,
+                          out_dir: Path) -> dict[str, Any] | None:
+    """Append the run's ``start`` entry (purpose, store identity, per-site split counts of the plan, config hash)."""
     if not cfg.get("audit_log"):
         return None
-    purpose = OmegaConf.to_container(cfg.data.purpose, resolve=True) if cfg.data.get("purpose") else None
+    sites = {site: dict(plan.counts.get(site, {})) for site in plan.sites}
+    counts = {"included": sum(sum(c.values()) for c in sites.values()), "sites": sites}
+    return _append(cfg, out_dir, counts=counts, phase="start",
+                   details={"run_id": str(Path(out_dir).resolve()), "strategy": fed.strategy, "rounds": fed.rounds,
+                            "sites": list(plan.sites), "secure_aggregation": fed.secure_aggregation,
+                            "preprocessing": plan.preprocessing})
+
+
+def audit_federated(cfg: DictConfig, plan: FederatedPlan, fed: FederatedConfig, recorder: Recorder,
+                    metrics: dict[str, float], out_dir: Path | None = None,
+                    start: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Append the run's ``end`` entry (per-site counts, config hash, the largest ε and δ over the sites)."""
+    if not cfg.get("audit_log"):
+        return None
     sites = {site: {"n_records": int(m.get("n_records", 0)), "n_train": int(m.get("n_train", 0)),
                     "n_excluded": int(m.get("n_excluded", 0))} for site, m in sorted(recorder.sites.items())}
     counts = {"included": sum(s["n_records"] for s in sites.values()),
               "excluded": {"consent": sum(s["n_excluded"] for s in sites.values())}, "sites": sites}
-    return AuditLog(cfg.audit_log).append(
-        kind="federated",
-        requester=(purpose or {}).get("requester") or getpass.getuser(),
-        purpose=purpose,
-        datasets=[dataset_identity(cfg.data.data_dir)],
-        counts=counts,
-        config=cfg,
-        epsilon=metrics.get("privacy/epsilon"),
-        details={"strategy": fed.strategy, "rounds": len(recorder.fit), "sites": list(plan.sites),
-                 "secure_aggregation": fed.secure_aggregation, "reference_site": plan.reference_site,
-                 "test/auroc": metrics.get("test/auroc")},
-    )
+    deltas = [float(m["delta"]) for m in recorder.sites.values() if "delta" in m]
+    out_dir = Path(out_dir if out_dir is not None else cfg.paths.output_dir)
+    return _append(cfg, out_dir, counts=counts, phase="end", epsilon=metrics.get("privacy/epsilon"),
+                   delta=max(deltas) if deltas else None,
+                   details={"run_id": str(out_dir.resolve()), "start_hash": (start or {}).get("hash"),
+                            "strategy": fed.strategy, "rounds": len(recorder.fit), "sites": list(plan.sites),
+                            "secure_aggregation": fed.secure_aggregation, "reference_site": plan.reference_site,
+                            "test/auroc": metrics.get("test/auroc")})

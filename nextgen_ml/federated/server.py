@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 
 from nextgen_ml.federated.config import FederatedConfig
 from nextgen_ml.federated.parameters import get_parameters, set_parameters
-from nextgen_ml.federated.plan import FederatedPlan, site_datamodule
+from nextgen_ml.federated.plan import ALL, SERVER, FederatedPlan, site_datamodule
 from nextgen_ml.federated.recorder import Recorder
 from nextgen_ml.federated.site_config import round_config
 from nextgen_ml.training.factory import build_datamodule, build_module, build_trainer
@@ -118,13 +118,14 @@ class GlobalEvaluator:
 
     Args:
         cfg: the federated run's resolved config.
-        plan: the agreed split and preprocessing.
+        plan: the server's plan (``federated_plan.server.json``: the test patients only; others are in no split).
         recorder: receives the test metrics of every round.
     """
 
     def __init__(self, cfg: DictConfig, plan: FederatedPlan, recorder: Recorder) -> None:
         self.cfg, self.recorder = cfg, recorder
-        self.dm = site_datamodule(build_datamodule(cfg), None, plan.split, plan.transforms)
+        plan = plan.scoped(SERVER) if plan.scope == ALL and plan.site_of else plan  # test patients only
+        self.dm = site_datamodule(build_datamodule(cfg), None, plan.split, plan.transforms, partial=True)
         self.dm.setup()
         self.module = build_module(cfg, self.dm)
 

@@ -31,12 +31,11 @@ def test_three_site_two_round_dp_simulation_writes_metrics_epsilon_per_site_and_
 
     history = json.loads((out / "federated.json").read_text())
     assert set(history["test"]) == {"1", "2"} and not any(history["failures"].values())
-    plan = json.loads((out / "federated_plan.json").read_text())
     from nextgen_ml.federated.client import SiteClient
     from nextgen_ml.federated.parameters import parameter_keys
     from nextgen_ml.federated.plan import FederatedPlan
 
-    net = SiteClient(cfg, FederatedPlan(**{**plan, "sites": tuple(plan["sites"])}), "site_a").module.net
+    net = SiteClient(cfg, FederatedPlan.load(out / "federated_plan.site_a.json"), "site_a").module.net
     shapes = [list(net.state_dict()[k].shape) for k in parameter_keys(net)]
     for results in history["fit"].values():  # what crossed the client boundary: arrays + scalar metrics
         assert {r["metrics"]["site"] for r in results} == set(SITES)
@@ -45,11 +44,15 @@ def test_three_site_two_round_dp_simulation_writes_metrics_epsilon_per_site_and_
             assert all(isinstance(v, int | float | str | bool) for v in r["metrics"].values())
 
     log = AuditLog(cfg.audit_log)
-    assert log.verify() >= 1
-    entry = list(log.entries())[-1]
+    assert log.verify() >= 2
+    start, entry = list(log.entries())[-2:]  # like pooled runs: a start entry before round 1, an end entry after
+    assert start["phase"] == "start" and entry["phase"] == "end" and entry["details"]["start_hash"] == start["hash"]
+    assert start["details"]["run_id"] == entry["details"]["run_id"] == str(out.resolve())
+    assert set(start["counts"]["sites"]) == set(SITES) and start["epsilon"] is None
     assert entry["kind"] == "federated" and entry["purpose"]["requester"] == "acme"
     assert set(entry["counts"]["sites"]) == set(SITES) and entry["counts"]["included"] == 160 - 36
-    assert entry["epsilon"] == pytest.approx(metrics["privacy/epsilon"])
+    assert entry["epsilon"] == pytest.approx(metrics["privacy/epsilon"]) and 0 < entry["delta"] < 1
+    assert json.loads((out / "audit_anchor.json").read_text())["hash"] == entry["hash"]
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ from omegaconf import open_dict
 from nextgen_ml.data.store import RecordStore
 from nextgen_ml.federated.client import SiteClient
 from nextgen_ml.federated.parameters import parameter_keys
-from nextgen_ml.federated.plan import make_plan, site_datamodule
+from nextgen_ml.federated.plan import FederatedPlan, make_plan, scoped_plan_path, site_datamodule
 from nextgen_ml.federated.simulation import plan_preprocessing
 from nextgen_ml.governance.consent_filter import ConsentError
 from nextgen_ml.governance.duo import ConsentCodes, ResearchPurpose, permits
@@ -80,6 +80,37 @@ def test_a_client_only_reads_its_own_sites_records_with_the_shared_preprocessing
     assert sorted(pids) == sorted(all_b)  # every batch record is site_b's, and all of them are used
     assert all(plan.split[p] == "train" for p in _batch_records_split(client.dm, "train"))
     assert client.dm.state_dict()["transforms"]["tabular"] == plan.transforms["tabular"]
+
+
+def test_each_site_is_shipped_only_its_own_patient_ids(make_fed_cfg, tmp_path: Path) -> None:
+    # issue 17: the one-file plan mapped every site's patient ids to their split, and every site received it
+    cfg = make_fed_cfg(["privacy.enabled=false", "data.purpose=null"])
+    pooled, plan = _plan(cfg)
+    view = pooled.store
+    site_of = dict(zip(view.column("patient_id").to_pylist(), view.column("site").to_pylist(), strict=True))
+    common_path = plan.save(tmp_path / "plan" / "federated_plan.json")
+    common = FederatedPlan.load(common_path)
+    assert common.scope == "common" and common.split == {} and common.sites == SITES
+    assert not any(pid in common_path.read_text() for pid in site_of)  # no patient id in what every node reads
+    assert sum(sum(c.values()) for c in common.counts.values()) == len(plan.split)  # aggregate sizes only
+    for site in SITES:
+        text = scoped_plan_path(common_path, site).read_text()
+        assert {p for p in site_of if p in text} == {p for p in plan.split if site_of[p] == site}
+    server = FederatedPlan.load(scoped_plan_path(common_path, "server"))
+    assert set(server.split.values()) == {"test"} and len(server.split) == len(pooled.split_indices["test"])
+
+    # a site deployed with only the common file and its own file (the others' files are not there)
+    for other in ("site_a", "site_c", "server"):
+        scoped_plan_path(common_path, other).unlink()
+    client = SiteClient(cfg, common.for_recipient(common_path, "site_b"), "site_b")
+    assert client.plan.split and {site_of[p] for p in client.plan.split} == {"site_b"}
+    assert len(client.dm.datasets["train"]) == common.counts["site_b"]["train"]
+    with pytest.raises(ValueError, match="federated_plan.site_a.json"):
+        common.for_recipient(common_path, "site_a")
+    with pytest.raises(ValueError, match="needs its own"):
+        SiteClient(cfg, common, "site_b")  # the common plan holds no split to train on
+    # even handed every site's ids (one process), a client keeps only its own
+    assert {site_of[p] for p in SiteClient(cfg, plan, "site_c").plan.split} == {"site_c"}
 
 
 def _batch_records_split(dm, name: str) -> list[str]:  # noqa: ANN001
