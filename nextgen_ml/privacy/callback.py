@@ -79,6 +79,7 @@ class DPCallback(pl.Callback):
         self._key_dir: Path | None = None
         self._key_file: Path | None = None
         self.noise_continued: bool | None = None
+        self._fitting = False
 
     @property
     def state_key(self) -> str:
@@ -129,10 +130,14 @@ class DPCallback(pl.Callback):
         ckpt = getattr(trainer.checkpoint_callback, "dirpath", None)
         self._key_dir = Path(ckpt or trainer.default_root_dir)
         restored, self._restored = self._restored, None
-        if restored is not None:  # resuming (trainer.fit(ckpt_path=...)): continue the same budget and streams
+        if restored is not None:  # a checkpoint's or a federated site's earlier round: continue the same budget
             self._continue_budget(restored)
+        if restored is not None and getattr(trainer, "ckpt_path", None):  # resuming a fit: and the same streams
             self._position = (int(restored.get("epoch", -1)), int(restored.get("batches_in_epoch", 0)))
+        else:  # a new fit (a federated round): a fresh key, batches from the epoch's start
+            restored = None
         self.randomness = self._randomness(trainer, restored)
+        self._fitting = True
         if len(trainer.strategy.optimizers) != 1:
             raise ValueError(f"privacy=dp supports one optimizer, got {len(trainer.strategy.optimizers)}")
         self._hooks, self._optimizer = make_private_parts(pl_module.net, trainer.strategy.optimizers[0], cfg,
@@ -233,6 +238,7 @@ class DPCallback(pl.Callback):
 
     # ------------------------------------------------------------------ teardown
     def _detach(self) -> None:
+        self._fitting = False
         if self._hooks is not None:
             self._hooks.cleanup()
             self._hooks = None
@@ -260,7 +266,7 @@ class DPCallback(pl.Callback):
         if self.randomness is not None and self._trainer is not None:
             state.update(noise_key_id=self.randomness.key_id, epoch=int(self._trainer.current_epoch),
                          batches_in_epoch=self.steps - self._epoch_first)
-            if not self.config.reproducible_noise and self._key_file is None:
+            if self._fitting and not self.config.reproducible_noise and self._key_file is None:  # a checkpoint
                 self._key_file = write_key_file(self._key_dir, self.randomness.generator.key)
         return state
 
