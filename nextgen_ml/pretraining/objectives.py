@@ -58,7 +58,10 @@ class Contrastive:
         if gather is not None:
             z, m = gather(z, m)
         loss, pairs = contrastive_loss(z, m, logit_scale)
-        return loss, {"pairs": float(pairs)}
+        names = sorted(m)
+        anchors = max((int((m[a] & m[b]).sum()) for i, a in enumerate(names) for b in names[i + 1:]), default=0)
+        return loss, {"pairs": float(pairs), "anchors": float(anchors)}  # anchors: rows of the largest pair (all
+        # processes' rows when negatives are gathered)
 
 
 @register_objective
