@@ -3,6 +3,8 @@
 A cell's file is ``cells/<setting>__r<seed>__f<fold>__<key>.json`` where ``key`` hashes everything the cell
 depends on (setting, data, model, training, CV, robustness); a finished cell is never re-run, and a changed
 setting gets a new key (so stale results are not mixed in: :func:`collect_results` reads only current keys).
+Cells run in this process, on local worker processes (``workers``) or per shard (``shard``, one cluster job each;
+:mod:`nextgen_ml.benchmark.parallel`), with the same results.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from nextgen_ml.benchmark.cell import run_cell, write_result
 from nextgen_ml.benchmark.config import BenchmarkConfig, Setting, cell_key, config_dict
 from nextgen_ml.benchmark.data import FoldData
 from nextgen_ml.benchmark.folds import ensure_store, fold_labels, make_folds, store_meta
+from nextgen_ml.benchmark.parallel import run_parallel, shard_cells
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +59,17 @@ class RunSummary:
 
 
 def run_benchmark(cfg: BenchmarkConfig, progress: bool = True,
-                  on_cell: Callable[[Cell, dict[str, Any]], None] | None = None) -> RunSummary:
-    """Run every unfinished cell of the benchmark.
+                  on_cell: Callable[[Cell, dict[str, Any]], None] | None = None, workers: int = 1,
+                  shard: tuple[int, int] | None = None) -> RunSummary:
+    """Run every unfinished cell of the benchmark (or of one shard of it).
 
     Args:
         cfg: the benchmark config (needs at least one setting).
         progress: show a tqdm progress bar.
         on_cell: called after each trained cell with the cell and its result.
+        workers: local processes running cells in parallel (1: in this process); each gets
+            ``max(1, cores // workers)`` torch threads (:mod:`nextgen_ml.benchmark.parallel`).
+        shard: ``(I, N)``: only cells ``I, I+N, ...`` of the plan (one cluster job per shard); None: all.
 
     Returns:
         A :class:`RunSummary` (``trained`` = cells fitted by this call, ``skipped`` = already finished).
@@ -81,12 +88,21 @@ def run_benchmark(cfg: BenchmarkConfig, progress: bool = True,
     meta = store_meta(cfg.data.data_dir)
     folds_by_seed = {seed: make_folds(cfg, meta, seed) for seed in cfg.cv.seeds}
     n_folds = len(next(iter(folds_by_seed.values())))
-    cells = plan_cells(cfg, n_folds)
+    cells = shard_cells(plan_cells(cfg, n_folds), shard)
     pending = [c for c in cells if not c.path(out_dir).exists()]
     bar = tqdm(total=len(cells), initial=len(cells) - len(pending), disable=not progress, desc="benchmark",
                unit="fit", dynamic_ncols=True)
     trained = 0
-    for seed in cfg.cv.seeds:
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    if workers > 1 and pending:
+        def done(cell: Cell, result: dict[str, Any] | None) -> None:
+            bar.update(1)
+            if result is not None and on_cell is not None:
+                on_cell(cell, result)
+
+        trained = run_parallel(cfg, pending, folds_by_seed, out_dir, workers, done)
+    for seed in cfg.cv.seeds if workers == 1 else ():  # in this process
         for fold, split in enumerate(folds_by_seed[seed]):
             todo = [c for c in pending if c.seed == seed and c.fold == fold]
             if not todo:
