@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--workers", type=int, default=None, help="decode files in N worker processes (0: in-process)")
     parser.add_argument(
+        "--engine", choices=("pool", "ray"), default=None, help="what runs the workers: local processes or Ray tasks"
+    )
+    parser.add_argument(
         "--strict", action="store_true", help="stop at the first quarantined file or patient (exit status 1)"
     )
     parser.add_argument(
@@ -68,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
             store_format=args.format,
             chunk_size=args.chunk_size,
             workers=args.workers,
+            engine=args.engine,
         )
         audit_log = Path(args.audit_log) if args.audit_log else default_log(args.out)
         start = ingest_start(audit_log, manifest, args.out, args.append)  # a broken log stops before any read

@@ -67,6 +67,8 @@ class IngestOptions:
         file_timeout_s: with workers, a file whose decoding takes longer is quarantined (None = no limit).
         worker_memory_mb: with workers, address-space limit per worker (None = no limit); a decoder exceeding
             it fails with MemoryError and only its file is quarantined.
+        engine: with workers, what runs them: ``"pool"`` (local processes, pebble) or ``"ray"`` (Ray tasks: a
+            local Ray instance of ``workers`` CPUs, or the cluster named by ``RAY_ADDRESS``).
     """
 
     ecg_fs_hz: float = 500.0
@@ -94,6 +96,7 @@ class IngestOptions:
     workers: int = 0
     file_timeout_s: float | None = 600.0
     worker_memory_mb: int | None = None
+    engine: str = "pool"
 
 
 @dataclass(frozen=True)
@@ -223,6 +226,8 @@ def check_options(opts: IngestOptions) -> IngestOptions:
         raise ValueError(f"options.ecg_max_clipped_fraction: must be in [0, 1], got {opts.ecg_max_clipped_fraction}")
     if opts.workers < 0:
         raise ValueError(f"options.workers: must be >= 0, got {opts.workers}")
+    if opts.engine not in ("pool", "ray"):
+        raise ValueError(f"options.engine: must be 'pool' or 'ray', got {opts.engine!r}")
     if opts.ecg_min_fs_hz > opts.ecg_max_fs_hz:
         raise ValueError(f"options.ecg_min_fs_hz: {opts.ecg_min_fs_hz} exceeds ecg_max_fs_hz {opts.ecg_max_fs_hz}")
     return opts

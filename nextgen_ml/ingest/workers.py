@@ -133,7 +133,13 @@ def _death(exitcode: int | None) -> str:
     return f"exit code {exitcode}"
 
 
-def make_decoder(ctx: ReadContext, base: str | os.PathLike) -> InlineDecoder | PoolDecoder:
-    """The decoder for ``ctx.options.workers`` (0 = in the main process)."""
+def make_decoder(ctx: ReadContext, base: str | os.PathLike) -> Any:
+    """The decoder for ``ctx.options.workers`` (0 = in the main process) and ``ctx.options.engine``."""
     workers = ctx.options.workers
-    return PoolDecoder(ctx, str(base), workers) if workers > 0 else InlineDecoder(ctx, str(base))
+    if workers <= 0:
+        return InlineDecoder(ctx, str(base))
+    if ctx.options.engine == "ray":
+        from nextgen_ml.ingest.ray_engine import RayDecoder
+
+        return RayDecoder(ctx, str(base), workers)
+    return PoolDecoder(ctx, str(base), workers)

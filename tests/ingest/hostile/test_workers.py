@@ -106,3 +106,17 @@ def test_a_file_swapped_for_a_link_after_the_manifest_check_is_not_read(tmp_path
     files = {Path(f.path).stem: f for f in report.files}
     assert files["ok_a"].status == "ingested"
     assert files["swapped"].status == "quarantined" and "outside the manifest folder" in files["swapped"].reason
+
+
+@pytest.mark.slow
+def test_ray_engine_runs_the_same_task_and_a_killed_worker_costs_only_its_file(tmp_path):
+    pytest.importorskip("ray")
+    names = ["ok_a", "kill_me", "keyerror_me", "ok_b"]
+    files = _run(tmp_path, names, "workers: 2, engine: ray")
+    assert files["kill_me"][0] == "quarantined" and "Ray worker crashed" in files["kill_me"][2]
+    assert files["keyerror_me"][1:] == ("<file>", "KeyError: 'R4.SpaceshipType'")
+    assert files["ok_a"][0] == files["ok_b"][0] == "ingested"
+    pooled = _run(tmp_path / "pool", ["ok_a", "ok_b"], "workers: 2")
+    ray_store, pool_store = RecordStore(tmp_path / "store"), RecordStore(tmp_path / "pool" / "store")
+    assert pooled["ok_a"][0] == "ingested" and len(ray_store) == len(pool_store) == 2
+    assert ray_store.row(0)["ecg"] == pool_store.row(0)["ecg"]  # the same values as the process pool
