@@ -62,3 +62,25 @@ def test_an_existing_file_is_never_overwritten(make_cfg, tmp_path: Path) -> None
 def test_one_modality_is_refused(make_cfg) -> None:
     with pytest.raises(ValueError, match="at least two"):
         train(make_cfg(["+experiment=pretrain_ecg_image", "data.modalities=[ecg]"]))
+
+
+def test_every_pretrain_option_builds_and_steps(make_cfg) -> None:
+    from nextgen_ml.pretraining.run import build_pretrain_module
+    from nextgen_ml.training.factory import build_datamodule
+
+    options = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "configs" / "pretrain").glob("*.yaml"))
+    assert {"contrastive", "masked", "clip_masked"} <= set(options)
+    dm = None
+    for option in options:
+        cfg = make_cfg(["+experiment=pretrain_ecg_image", f"pretrain={option}", "pretrain.proj_dim=16"])
+        if dm is None:
+            dm = build_datamodule(cfg)
+            dm.setup()
+            batch = next(iter(dm.train_dataloader()))
+        module = build_pretrain_module(cfg, dm)
+        loss = module._step(batch, "train")
+        loss.backward()
+        assert torch.isfinite(loss) and loss.item() > 0, option
+        trained = [n for n, p in module.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0]
+        assert any(n.startswith("net.encoders.ecg.") for n in trained) and any(
+            n.startswith("net.encoders.image.") for n in trained), option
