@@ -3,6 +3,7 @@
 Usage::
 
     python scripts/bench_ingest.py [--part readers|workers|all] [--n 20] [--workers 0 1 2] [--patients 16]
+        [--repeats 2] [--engine pool|ray]
 
 ``readers``: each reader runs on ``--n`` files (VCF: one multi-sample file read ``--n`` times; CSV: one table)
 after one warm-up call. ``workers``: ``nextgen-ml ingest``'s pipeline (:func:`nextgen_ml.ingest.pipeline.ingest`,
@@ -141,8 +142,10 @@ def _export(folder: Path, n_patients: int) -> Path:
     return manifest
 
 
-def bench_workers(tmp: Path, n_patients: int, workers: list[int], repeats: int = 2) -> dict:
-    """Pipeline files/s per number of worker processes (store written, reports included)."""
+def bench_workers(tmp: Path, n_patients: int, workers: list[int], repeats: int = 2, engine: str = "pool") -> dict:
+    """Pipeline files/s per number of worker processes (store written, reports included). ``engine="ray"``: one
+    local Ray instance of ``max(workers)`` CPUs is started once, before the timed runs (its start-up is not
+    timed), and every run submits its files as Ray tasks."""
     from dataclasses import replace
 
     from nextgen_ml.ingest.manifest import load_manifest
@@ -152,9 +155,15 @@ def bench_workers(tmp: Path, n_patients: int, workers: list[int], repeats: int =
     n_files = sum(len(p.files) for p in manifest.patients)
     key = b"bench-key-0123456789"
     ingest(manifest, tmp / "warm_up", key=key, progress=False)  # imports and decoder plugins, not timed
-    out: dict = {}
+    if engine == "ray":
+        import ray
+
+        ray.init(num_cpus=max(workers), include_dashboard=False, log_to_driver=False, configure_logging=False)
+        warm = replace(manifest.options, workers=max(workers), chunk_size=n_patients, engine=engine)
+        ingest(manifest, tmp / "warm_up_ray", key=key, options=warm, progress=False)  # Ray's workers start, not timed
+    out: dict = {"engine": engine}
     for w in workers:
-        opts = replace(manifest.options, workers=w, chunk_size=n_patients)
+        opts = replace(manifest.options, workers=w, chunk_size=n_patients, engine=engine)
         times = []
         for _ in range(repeats):
             start = time.perf_counter()
@@ -184,16 +193,17 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=16, help="patients of the generated export (workers)")
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2], help="worker counts to compare")
     parser.add_argument("--repeats", type=int, default=2, help="runs per worker count (the fastest counts)")
+    parser.add_argument("--engine", choices=("pool", "ray"), default="pool", help="what runs the workers")
     args = parser.parse_args()
     figures: dict[str, dict] = {}
     if args.part in ("readers", "all"):
         figures["readers"] = bench_readers(args)
     if args.part in ("workers", "all"):
         with tempfile.TemporaryDirectory() as tmp_name:
-            figures["workers"] = bench_workers(Path(tmp_name), args.patients, args.workers, args.repeats)
+            figures["workers"] = bench_workers(Path(tmp_name), args.patients, args.workers, args.repeats, args.engine)
         print(f"\n{'workers':<10}{'files':>7}{'s':>9}{'files/s':>10}   (pipeline, {args.patients} patients)")
         for key, r in figures["workers"].items():
-            if key.startswith("w"):
+            if key.startswith("w") and isinstance(r, dict):
                 print(f"{r['workers']:<10}{r['files']:>7}{r['seconds']:>9.2f}{r['files_per_s']:>10.2f}")
         for key, ratio in figures["workers"].items():
             if key.startswith("speedup"):
