@@ -38,6 +38,9 @@ class PretrainNet(nn.Module):
     def __init__(self, encoders: nn.ModuleDict, fusion: nn.Module, proj_dim: int = 128, predictors: bool = False,
                  temperature: bool = True) -> None:
         super().__init__()
+        if predictors and getattr(fusion, "conditions_encoders", None):
+            raise ValueError(f"model.fusion: {type(fusion).__name__} conditions the encoders' feature maps; "
+                             "masked-modality pretraining needs a fusion over encoder outputs (e.g. cross_attention)")
         self.encoders = encoders
         self.fusion = fusion if predictors else None  # contrastive alone never uses it (nor must DDP see it)
         self.proj = nn.ModuleDict({m: MLP(int(e.out_dim), [int(e.out_dim)], proj_dim) for m, e in encoders.items()})
