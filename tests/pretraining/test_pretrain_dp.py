@@ -66,3 +66,23 @@ def test_masked_modality_trains_under_dp_and_reports_the_accountants_epsilon(mak
     assert metrics["privacy/epsilon"] == pytest.approx(acc.get_epsilon(metrics["privacy/delta"]), rel=1e-9)
     assert metrics["privacy/epsilon"] <= metrics["privacy/target_epsilon"]
     assert (out / "pretrained_encoders.pt").is_file() and "val/masked_modality" in metrics
+
+
+def test_an_empty_poisson_batch_gives_a_zero_loss_over_the_parameters() -> None:
+    from nextgen_ml.pretraining.module import PretrainModule
+    from nextgen_ml.privacy.objective import DPObjective
+
+    encoders = nn.ModuleDict({m: create_encoder(n, embed_dim=8) for m, n in
+                              {"genomics": "genomics_prs_linear", "tabular": "tabular_mlp"}.items()})
+    net = PretrainNet(encoders, create_fusion("concat", in_dims={"genomics": 8, "tabular": 8}, embed_dim=8),
+                      proj_dim=4, predictors=True, temperature=False)
+    objective = PretrainObjective({"masked_modality": 1.0})
+    module = PretrainModule(net, objective, torch.optim.SGD)
+    module.train_objective = DPObjective(objective, [p for p in net.parameters() if p.requires_grad])
+    empty = {"inputs": {}, "mask": {"genomics": torch.zeros(0, dtype=torch.bool),
+                                    "tabular": torch.zeros(0, dtype=torch.bool)},
+             "targets": {}, "index": torch.zeros(0, dtype=torch.long)}
+    loss = module.training_step(empty, 0)
+    assert loss.item() == 0.0
+    loss.backward()
+    assert all(p.grad is not None and (p.grad == 0).all() for p in net.parameters())
