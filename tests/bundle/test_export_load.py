@@ -12,7 +12,7 @@ import torch
 from omegaconf import OmegaConf
 
 from nextgen_ml.bundle import load_pretrained
-from nextgen_ml.bundle.files import MANIFEST, REQUIRED, BundleError
+from nextgen_ml.bundle.files import MANIFEST, REQUIRED
 from nextgen_ml.bundle.load import sha256_file
 from nextgen_ml.data.store import RecordStore
 
@@ -87,8 +87,9 @@ def test_cli_export(trained_run: Path, tmp_path: Path, capsys):
                  "20"]) == 0
     assert "Model card" in capsys.readouterr().out
     assert load_pretrained(out).verify() <= 1e-5
-    with pytest.raises(BundleError, match="already holds a bundle"):
+    with pytest.raises(SystemExit) as err:  # a user mistake: one message, exit 2 (nextgen_ml.errors)
         main(["export", str(trained_run / "checkpoints" / "last.ckpt"), "--out", str(out)])
+    assert err.value.code == 2 and "already holds a bundle" in capsys.readouterr().err
 
 
 def test_weights_are_plain_safetensors(exported: Path):

@@ -55,5 +55,6 @@ def test_steward_tasks_issue_keys_and_write_the_policy(store_factory, capsys) ->
     assert KeyStore.for_store(store).authenticate(token) == "carol"
     assert main(["discover", "--stores", str(store), "--revoke-key", "carol"]) == 0
     assert "revoked 1 key(s)" in capsys.readouterr().out
-    with pytest.raises(ValueError, match="not a plain id"):
+    with pytest.raises(SystemExit) as err:  # a user mistake: one message, exit 2 (nextgen_ml.errors)
         main(["discover", "--stores", str(store), "--issue-key", "Carol"])
+    assert err.value.code == 2 and "not a plain id" in capsys.readouterr().err
