@@ -36,6 +36,7 @@ def grid_config(work: Path, n: int, folds: int, settings: tuple[str, ...]) -> Pa
     raw["data"]["data_dir"] = str(work / "store")
     raw["data"]["cohort"] = {**raw["data"]["cohort"], "n": n}
     raw["cv"] = {**raw["cv"], "k": folds, "seeds": [0]}
+    raw["report"] = {**raw["report"], "gains": [], "baseline": raw["settings"][0]["name"]}
     path = work / "grid.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
