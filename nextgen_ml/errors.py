@@ -11,8 +11,9 @@ User mistakes are:
 * :class:`UserError` and the validation errors of the libraries that read what users write: Hydra's config
   composition and override parsing, OmegaConf's key and type errors, pydantic's ``ValidationError``, YAML syntax,
   a missing file or folder (``FileNotFoundError``, ``NotADirectoryError``, ``FileExistsError``);
-* ``ValueError`` and ``KeyError`` raised by this package's own code (its convention: a ``ValueError`` names the
-  argument, file or field) — the same types raised inside a third-party library are treated as bugs;
+* ``ValueError`` raised by this package's own code (its convention: a ``ValueError`` names the argument, file or
+  field), and ``KeyError`` raised there with a sentence (``unknown fusion 'x'; available: ...``; a bare key is a
+  failed lookup, a bug) — the same types raised inside a third-party library are treated as bugs;
 * any of the above wrapped by Hydra's ``instantiate`` (the message then also names the config node).
 """
 
@@ -82,7 +83,9 @@ def is_user_error(err: BaseException) -> bool:
     inner, _ = _unwrap(err)
     if isinstance(inner, _library_user_errors()):
         return True
-    return isinstance(inner, (ValueError, KeyError)) and _raised_in_package(inner)
+    if isinstance(inner, KeyError):  # a sentence ("unknown fusion 'x'; available: ..."), not a bare key (a bug)
+        return _raised_in_package(inner) and " " in str(inner.args[0] if inner.args else "")
+    return isinstance(inner, ValueError) and _raised_in_package(inner)
 
 
 def user_message(err: BaseException) -> str:

@@ -115,6 +115,11 @@ def test_bugs_keep_their_traceback_and_debug_shows_mistakes(monkeypatch):
     with pytest.raises(ValueError), reporting("x"):  # a ValueError raised outside the package is a bug
         int("not a number")
     assert not is_user_error(TypeError("unsupported operand"))
+    from nextgen_ml.ingest.report import FileOutcome, IngestReport
+
+    report = IngestReport(files=[FileOutcome("p", "f.dcm", "dicom", "weird")])
+    with pytest.raises(KeyError), reporting("x"):  # a failed lookup inside the package: a bug, not a message
+        report.by_format()
     monkeypatch.setenv("NEXTGEN_ML_DEBUG", "1")
     with pytest.raises(FileNotFoundError), reporting("x"):  # asked for: the traceback of a mistake
         raise FileNotFoundError("data_dir: no record store at /nowhere")
