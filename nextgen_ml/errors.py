@@ -10,7 +10,8 @@ User mistakes are:
 
 * :class:`UserError` and the validation errors of the libraries that read what users write: Hydra's config
   composition and override parsing, OmegaConf's key and type errors, pydantic's ``ValidationError``, YAML syntax,
-  a missing file or folder (``FileNotFoundError``, ``NotADirectoryError``, ``FileExistsError``);
+  a missing file or folder (``FileNotFoundError``, ``NotADirectoryError``, ``FileExistsError``), a store that is not
+  one, a catalogue file that is not Turtle;
 * ``ValueError`` raised by this package's own code (its convention: a ``ValueError`` names the argument, file or
   field), and ``KeyError`` raised there with a sentence (``unknown fusion 'x'; available: ...``; a bare key is a
   failed lookup, a bug) — the same types raised inside a third-party library are treated as bugs;
@@ -61,6 +62,7 @@ def _library_user_errors() -> tuple[type[BaseException], ...]:
         ("pydantic", ("ValidationError",)),
         ("yaml", ("YAMLError",)),
         ("nextgen_ml.data.store", ("StoreError",)),  # "DIR is not a nextgen_ml store"
+        ("rdflib.plugins.parsers.notation3", ("BadSyntax",)),  # a catalogue file that is not Turtle
     ):
         try:
             imported = __import__(module, fromlist=list(names))

@@ -85,6 +85,7 @@ def _cli_cases(tmp: Path) -> list[tuple[list[str], str]]:
         (["discover", "--stores", str(tmp / "nostore")], "--requester"),
         (["audit", "verify", str(tmp / "none.jsonl")], "none.jsonl"),
         (["catalogue", "export", str(tmp / "nostore"), "--out", str(tmp / "o.ttl")], "nostore"),
+        (["catalogue", "validate", str(tmp / "bad.yaml")], "Bad syntax"),
         (["export", str(tmp / "none.ckpt"), "--out", str(tmp / "bundle")], "ckpt_path"),
         (["cohort", "--n", "0", "--out", str(tmp / "cohort")], "n must be >= 1"),
         (["federated", "--experiment", "nope", "--plan-only", "--out-dir", str(tmp / "f")], "experiment/nope"),
