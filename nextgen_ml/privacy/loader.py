@@ -77,6 +77,18 @@ class SecurePoissonSampler(UniformWithReplacementSampler):
             yield mask.nonzero(as_tuple=False).reshape(-1).tolist()
 
 
+class PoissonDataLoader(DataLoader):
+    """The Poisson loader; resumable for Lightning (``state_dict``/``load_state_dict``), with an empty state: its
+    position (the step count, the interrupted epoch's batches) is in ``DPCallback``'s checkpoint state, which the
+    sampler's ``position`` reads."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Nothing to restore here (see the class docstring)."""
+
+
 class UnsizedLoader:
     """A loader of physical batches with no ``len``: Lightning then runs each epoch until the Poisson sampler is
     exhausted. (Opacus's physical-batch count is only an estimate; an epoch cut at it would leave a logical batch
@@ -115,7 +127,7 @@ def dp_loader(loader: DataLoader, sample_rate: float, randomness: DPRandomness |
     """
     collate = EmptySafeCollate(loader.collate_fn, loader.dataset[0])
     sampler = SecurePoissonSampler(len(loader.dataset), sample_rate, randomness or DPRandomness(), position)
-    out = DataLoader(loader.dataset, batch_sampler=sampler, collate_fn=collate, num_workers=loader.num_workers,
+    out = PoissonDataLoader(loader.dataset, batch_sampler=sampler, collate_fn=collate, num_workers=loader.num_workers,
                      pin_memory=loader.pin_memory, persistent_workers=loader.persistent_workers)
     if max_physical_batch_size is not None:
         if optimizer is None:
