@@ -71,3 +71,25 @@ def test_no_planted_dicom_phi_reaches_the_store(tmp_path):
     assert b"GE MEDICAL SYSTEMS" in raw  # the store's bytes are searchable (not compressed)
     for value in ("Quixote", "MRN-004711", "19580617", "Ehrlich", "Panza", "Elsewhere"):
         assert value.encode() not in raw, value
+
+
+def test_profile_runs_on_every_dicom_file_pydicom_ships():
+    from pathlib import Path
+
+    import pydicom.data
+
+    files = sorted((Path(pydicom.data.__file__).parent / "test_files").rglob("*.dcm"))
+    assert len(files) >= 50
+    profiled = 0
+    for path in files:
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+        except Exception:  # noqa: BLE001 - deliberately broken files of pydicom's own tests
+            continue
+        header = apply_basic_profile(ds)  # must not raise on any VR pydicom's test files hold
+        for keyword in ("PatientName", "PatientID", "PatientBirthDate", "InstitutionName", "ReferringPhysicianName"):
+            original, kept = str(ds.get(keyword) or ""), str(header.get(keyword) or "")
+            assert not original or original in ("00010101",) or kept != original, (path.name, keyword, kept)
+        assert not any(elem.tag.is_private for elem in header), path.name
+        profiled += 1
+    assert profiled >= 50
