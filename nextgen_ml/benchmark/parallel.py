@@ -81,7 +81,8 @@ def _run_one(cfg: BenchmarkConfig, cell: Any, split: dict[str, np.ndarray], moda
 
 def run_parallel(cfg: BenchmarkConfig, pending: Sequence[Any], splits: dict[int, list[dict[str, np.ndarray]]],
                  out_dir: Path, workers: int, on_done: Callable[[Any, dict[str, Any] | None], None]) -> int:
-    """Run ``pending`` cells on ``workers`` processes (``spawn``: no forked torch thread pools).
+    """Run ``pending`` cells on ``workers`` processes, forked from a fresh ``forkserver`` process that has imported
+    the benchmark once (no forked torch thread pools; ``spawn`` where there is no forkserver).
 
     Args:
         cfg: the benchmark config.
@@ -99,7 +100,11 @@ def run_parallel(cfg: BenchmarkConfig, pending: Sequence[Any], splits: dict[int,
         fold_modalities.setdefault((c.seed, c.fold), set()).update(c.setting.modalities)
     threads = worker_threads(workers, cfg.train.threads)
     trained = 0
-    ctx = multiprocessing.get_context("spawn")
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__])  # torch, lightning and the models imported once, not per worker
+    else:
+        ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as pool:
         futures = [pool.submit(_run_one, cfg, c, splits[c.seed][c.fold],
                                tuple(sorted(fold_modalities[(c.seed, c.fold)])), str(c.path(out_dir)))
