@@ -64,7 +64,11 @@ class GenePooling(nn.Module):
 
 class VariantEmbedEncoder(nn.Module):
     """Gene tokens (mean of dosage-weighted variant embeddings per gene; one token per variant without
-    ``gene_index``), refined by transformer blocks.
+    ``gene_index``), refined by transformer blocks; optionally plus a linear (polygenic-score-like) path.
+
+    With ``linear=True`` a ``Linear(V → D)`` over the dosages (no call → 0) is a first, un-normalised token and
+    is added to the mean of the gene tokens in ``forward``: an additive genetic effect (what a logistic regression
+    on dosages captures) is learned directly, without going through attention and LayerNorm.
 
     Args:
         n_variants: panel size ``V``.
@@ -73,8 +77,10 @@ class VariantEmbedEncoder(nn.Module):
         depth: transformer blocks.
         num_heads: attention heads.
         name: encoder name for error messages.
+        linear: add the linear path.
 
-    Shapes: ``(B, V)`` → ``forward_tokens (B, G, D)``, ``forward (B, D)``.
+    Shapes: ``(B, V)`` → ``forward_tokens (B, G, D)`` (``(B, 1 + G, D)`` with ``linear``, the linear token
+    first), ``forward (B, D)``.
     """
 
     def __init__(
@@ -85,6 +91,7 @@ class VariantEmbedEncoder(nn.Module):
         depth: int,
         num_heads: int,
         name: str = "genomics_variant_embed",
+        linear: bool = False,
     ) -> None:
         super().__init__()
         self.name, self.n_variants, self.out_dim = name, n_variants, embed_dim
@@ -94,16 +101,25 @@ class VariantEmbedEncoder(nn.Module):
         self.genes: nn.Module = nn.Identity() if gene_index is None else GenePooling(gene_index)
         self.blocks = nn.ModuleList(TransformerBlock(embed_dim, num_heads) for _ in range(depth))
         self.norm = nn.LayerNorm(embed_dim)
+        self.linear = nn.Linear(n_variants, embed_dim) if linear else None
 
-    def forward_tokens(self, x: Tensor) -> Tensor:
+    def _gene_tokens(self, x: Tensor) -> Tensor:
         check_input(self.name, x, f"(B, V={self.n_variants})", 2, self.n_variants)
         tokens = self.genes(self.embed(x))  # (B, G, D); G = V without gene_index
         for block in self.blocks:
             tokens = block(tokens)
         return self.norm(tokens)
 
+    def _linear_token(self, x: Tensor) -> Tensor:
+        return self.linear(torch.nan_to_num(x, nan=0.0)).unsqueeze(1)  # (B, 1, D)
+
+    def forward_tokens(self, x: Tensor) -> Tensor:
+        tokens = self._gene_tokens(x)  # (B, G, D)
+        return tokens if self.linear is None else torch.cat([self._linear_token(x), tokens], dim=1)
+
     def forward(self, x: Tensor) -> Tensor:
-        return self.forward_tokens(x).mean(1)  # (B, D)
+        pooled = self._gene_tokens(x).mean(1)  # (B, D)
+        return pooled if self.linear is None else pooled + self._linear_token(x)[:, 0]
 
 
 class PRSLinearEncoder(nn.Module):
@@ -133,8 +149,9 @@ def genomics_variant_embed(
     gene_index: Sequence[int] | None = None,
     depth: int = 1,
     num_heads: int = 4,
+    linear: bool = False,
 ) -> VariantEmbedEncoder:
-    """Dosage-weighted variant embeddings grouped into gene tokens + transformer.
+    """Dosage-weighted variant embeddings grouped into gene tokens + transformer (+ a linear path).
 
     Args:
         embed_dim: output width ``D``.
@@ -142,8 +159,10 @@ def genomics_variant_embed(
         gene_index: gene id per variant (``VariantPanel.gene_index()``); None = one token per variant.
         depth: transformer blocks over the tokens.
         num_heads: attention heads.
+        linear: add a linear path over the dosages (see :class:`VariantEmbedEncoder`; the configs turn it on,
+            the function default stays off so that bundles saved without it load unchanged).
     """
-    return VariantEmbedEncoder(n_variants, embed_dim, gene_index, depth, num_heads)
+    return VariantEmbedEncoder(n_variants, embed_dim, gene_index, depth, num_heads, linear=linear)
 
 
 @register_encoder

@@ -57,6 +57,15 @@ class FrameSequenceEncoder(nn.Module):
         self.block = TransformerBlock(self.out_dim, num_heads)
         self.norm = nn.LayerNorm(self.out_dim)
 
+    @property
+    def stages(self) -> nn.Sequential:
+        """The frame encoder's stages (their maps are per frame: ``(B * F, C_s, *S_s)``)."""
+        return self.frame_encoder.stages
+
+    @property
+    def stage_channels(self) -> tuple[int, ...]:
+        return self.frame_encoder.stage_channels
+
     def forward_tokens(self, x: Tensor) -> Tensor:
         check_input(self.name, x, self.expected, self.spatial_dims + 2, self.n_frames)
         b, f = x.shape[:2]
@@ -69,6 +78,61 @@ class FrameSequenceEncoder(nn.Module):
         return self.forward_tokens(x).mean(1)  # (B, D)
 
 
+class ImageEncoder(BackboneEncoder):
+    """:class:`~nextgen_ml.encoders.backbone.BackboneEncoder` of an image backbone, with the backbone's stages as a
+    stable hook point (e.g. for FiLM conditioning inside the encoder).
+
+    Attributes:
+        stages: the backbone's stage blocks in order (``nn.Sequential``); stage ``s`` outputs a feature map
+            ``(B, stage_channels[s], *S_s)``. Forward hooks on a stage may return a modified map (out of place).
+            Only backbones built of stages have it (``hasattr(encoder, "stages")``: the MONAI ResNet-18).
+        stage_channels: ``tuple[int, ...]``, each stage's output channels.
+
+    The properties read the backbone's modules (nothing is registered twice: state-dict keys stay
+    ``backbone.stages.*``).
+
+    With ``stage_pool=True`` (a backbone with ``stem``, ``stages`` and ``stage_channels``) every stage's feature map
+    is also globally average-pooled and projected to one more token (``Linear(C_s, D)``, then LayerNorm): early,
+    nearly linear features (e.g. how much of a frame is bright blood pool) reach the output in a few steps
+    instead of only through the deepest, most down-sampled map.
+
+    Shapes: ``forward_tokens (B, T + S, D)`` with ``S = len(stages)`` pooled tokens last (``S = 0`` without
+    ``stage_pool``), ``forward (B, D)``.
+    """
+
+    def __init__(self, *args, stage_pool: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.stage_proj: nn.ModuleList | None = None
+        if stage_pool:
+            if not all(hasattr(self.backbone, a) for a in ("stem", "stages", "stage_channels")):
+                raise ValueError(f"{self.name}: stage_pool needs a backbone with stem and stages "
+                                 f"(the MONAI ResNet-18), got {type(self.backbone).__name__}")
+            self.stage_proj = nn.ModuleList(nn.Linear(c, self.out_dim) for c in self.backbone.stage_channels)
+            self.stage_norm = nn.LayerNorm(self.out_dim)
+
+    def forward_tokens(self, x: Tensor) -> Tensor:
+        if self.stage_proj is None:
+            return super().forward_tokens(x)
+        check_input(self.name, x, self.expected, self.ndim, self.in_channels)
+        h, pooled = self.backbone.stem(x), []
+        for stage, proj in zip(self.backbone.stages, self.stage_proj, strict=True):
+            h = stage(h)  # (B, C_s, *S_s)
+            pooled.append(proj(h.flatten(2).mean(-1)))  # (B, D)
+        return torch.cat([self.to_tokens(h), self.stage_norm(torch.stack(pooled, dim=1))], dim=1)  # (B, T + S, D)
+
+    @property
+    def stages(self) -> nn.Sequential:
+        if not hasattr(self.backbone, "stages"):
+            raise AttributeError(f"{self.name}: the {type(self.backbone).__name__} backbone has no stages")
+        return self.backbone.stages
+
+    @property
+    def stage_channels(self) -> tuple[int, ...]:
+        if not hasattr(self.backbone, "stage_channels"):
+            raise AttributeError(f"{self.name}: the {type(self.backbone).__name__} backbone has no stages")
+        return self.backbone.stage_channels
+
+
 def _image_encoder(
     name: str,
     make_backbone: BackboneFactory,
@@ -78,6 +142,7 @@ def _image_encoder(
     spatial_dims: int,
     frames_as: str,
     patch_tokens: bool = False,
+    stage_pool: bool = False,
 ) -> nn.Module:
     """Wrap ``make_backbone`` into the encoder contract, frames as channels or as time."""
     modes = ("channels", "time")
@@ -87,8 +152,9 @@ def _image_encoder(
     backbone_in = in_channels if frames_as == "channels" else 1
     backbone = make_backbone(backbone_in)
     tokens_cls = ChannelTokens if patch_tokens else FeatureMapTokens
-    encoder = BackboneEncoder(
-        name, backbone, tokens_cls(backbone.out_channels, embed_dim), embed_dim, expected, spatial_dims + 2, backbone_in
+    encoder = ImageEncoder(
+        name, backbone, tokens_cls(backbone.out_channels, embed_dim), embed_dim, expected, spatial_dims + 2,
+        backbone_in, stage_pool=stage_pool,
     )
     if frames_as == "channels":
         return encoder
@@ -127,8 +193,16 @@ def image_resnet18(
     spatial_dims: int = 2,
     frames_as: str = "channels",
     widths: Sequence[int] = (64, 128, 256, 512),
+    stem_kernel: int = 7,
+    stem_stride: int = 2,
+    max_pool: bool = True,
+    stage_pool: bool = False,
 ) -> nn.Module:
-    """MONAI ResNet-18 with a stride-2 stem; residual blocks converted to out-of-place adds.
+    """MONAI ResNet-18; residual blocks converted to out-of-place adds.
+
+    The encoder exposes ``stages`` (the four residual stages) and ``stage_channels`` (``tuple(widths)``), see
+    :class:`ImageEncoder`. The stem (``stem_kernel``, ``stem_stride``, ``max_pool``) divides the input size by
+    ``stem_stride * (2 if max_pool else 1)`` before the stages (which divide it by 8 more).
 
     Args:
         embed_dim: output width ``D``.
@@ -136,15 +210,20 @@ def image_resnet18(
         spatial_dims: 2 or 3.
         frames_as: ``"channels"`` or ``"time"``.
         widths: channels of the four stages.
+        stem_kernel: kernel of the first convolution.
+        stem_stride: stride of the first convolution.
+        max_pool: the stem's stride-2 max-pool.
+        stage_pool: one more token per stage, its globally average-pooled map (see :class:`ImageEncoder`).
     """
     _shape(spatial_dims, in_channels)
     return _image_encoder(
         "image_resnet18",
-        lambda c: bb.monai_resnet18(spatial_dims, c, widths),
+        lambda c: bb.monai_resnet18(spatial_dims, c, widths, stem_kernel, stem_stride, max_pool),
         embed_dim=embed_dim,
         in_channels=in_channels,
         spatial_dims=spatial_dims,
         frames_as=frames_as,
+        stage_pool=stage_pool,
     )
 
 

@@ -18,12 +18,22 @@ _ACT = ("relu", {"inplace": False})
 
 
 class MonaiResNetFeatures(nn.Module):
-    """MONAI ``ResNet`` up to its last stage (no global pooling). Shapes: ``(B, C, *S) -> (B, C', *S/32)``."""
+    """MONAI ``ResNet`` up to its last stage (no global pooling).
 
-    def __init__(self, net: ResNet) -> None:
+    Attributes:
+        stem: first convolution, norm, activation and (optional) max-pool.
+        stages: the four residual stages (``nn.Sequential``); stage ``s`` outputs ``(B, stage_channels[s], *S_s)``.
+        stage_channels: output channels of each stage.
+        out_channels: channels of the last feature map.
+
+    Shapes: ``(B, C, *S) -> (B, C', *S / (8 * stem_stride * max_pool_stride))``.
+    """
+
+    def __init__(self, net: ResNet, stage_channels: Sequence[int]) -> None:
         super().__init__()
         self.stem = nn.Sequential(net.conv1, net.bn1, net.act, nn.Identity() if net.no_max_pool else net.maxpool)
         self.stages = nn.Sequential(net.layer1, net.layer2, net.layer3, net.layer4)
+        self.stage_channels = tuple(int(c) for c in stage_channels)
         self.out_channels = net.in_planes
 
     def forward(self, x: Tensor) -> Tensor:
@@ -62,19 +72,39 @@ def monai_densenet121(spatial_dims: int, in_channels: int, **kwargs) -> nn.Modul
     return make_dp_compatible(features)
 
 
-def monai_resnet18(spatial_dims: int, in_channels: int, widths: Sequence[int] = (64, 128, 256, 512)) -> nn.Module:
-    """MONAI ResNet-18 (basic blocks, 2-2-2-2) with a stride-2 stem, as feature extractor."""
+def monai_resnet18(
+    spatial_dims: int,
+    in_channels: int,
+    widths: Sequence[int] = (64, 128, 256, 512),
+    stem_kernel: int = 7,
+    stem_stride: int = 2,
+    max_pool: bool = True,
+) -> nn.Module:
+    """MONAI ResNet-18 (basic blocks, 2-2-2-2) as feature extractor.
+
+    Args:
+        spatial_dims: 2 or 3.
+        in_channels: input channels.
+        widths: channels of the four stages.
+        stem_kernel: kernel of the first convolution.
+        stem_stride: stride of the first convolution.
+        max_pool: the stem's stride-2 max-pool.
+    """
+    if len(widths) != 4:
+        raise ValueError(f"widths: ResNet-18 has 4 stages, got {list(widths)}")
     net = ResNet(
         block="basic",
         layers=[2, 2, 2, 2],
         block_inplanes=list(widths),
         spatial_dims=spatial_dims,
         n_input_channels=in_channels,
-        conv1_t_stride=2,
+        conv1_t_size=stem_kernel,
+        conv1_t_stride=stem_stride,
+        no_max_pool=not max_pool,
         feed_forward=False,
         act=_ACT,
     )
-    return make_dp_compatible(MonaiResNetFeatures(net))
+    return make_dp_compatible(MonaiResNetFeatures(net, widths))
 
 
 def monai_vit(
