@@ -170,6 +170,8 @@ class IngestReport:
         lines.append(
             f"{'patients':<14}{c['records_written']:>10}{c['patients_quarantined']:>13}  (in: {c['patients_in']})"
         )
+        for method, n in sorted(self.deidentification.items()):
+            lines.append(f"  de-identified {n} file(s): {method}")
         for o in self.files:
             if o.status == "quarantined":
                 lines.append(f"  quarantined file {o.path} [{o.format}] field {o.field}: {o.reason}")

@@ -67,6 +67,7 @@ def test_no_planted_dicom_phi_reaches_the_store(tmp_path):
     assert result["allow_list_recall"] >= 10 / 12  # only the name and the short id no header holds survive
     assert result["precision"] == 1.0 and result["clean_kept"] == 1.0
     assert result["deidentification"] == {profile_method(): len(CASES)}  # the report says what ran, on how many
+    assert f"de-identified {len(CASES)} file(s): {profile_method()}" in report.summary()  # the CLI table too
     raw = b"".join(p.read_bytes() for p in (tmp_path / "store").rglob("*") if p.is_file())
     assert b"GE MEDICAL SYSTEMS" in raw  # the store's bytes are searchable (not compressed)
     for value in ("Quixote", "MRN-004711", "19580617", "Ehrlich", "Panza", "Elsewhere"):
