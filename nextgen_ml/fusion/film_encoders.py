@@ -55,6 +55,8 @@ class FiLMEncodersFusion(nn.Module):
             raise ValueError("combine must be another fusion than 'film_encoders'")
         self.combine = create_fusion(combine, in_dims=self.in_dims, embed_dim=embed_dim, **dict(combine_kwargs or {}))
         self.out_dim, self.uses_tokens = self.combine.out_dim, bool(self.combine.uses_tokens)
+        if hasattr(self.combine, "forward_with_aux"):  # e.g. combine="subspace": its ELBO still reaches the loss
+            self.forward_with_aux = self.combine.forward_with_aux
         self.conditioner = conditioner
         active = [] if conditioner not in self.in_dims or stage_channels is None else \
             [t for t in sorted(set(targets)) if t in self.in_dims and t != conditioner]

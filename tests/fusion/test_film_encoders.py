@@ -131,3 +131,10 @@ def test_without_the_conditioner_it_is_its_combine_fusion() -> None:
     encoders = {m: ENCODERS[m] for m in ("ecg", "image")}
     net = make_net(perturb=False, encoders=encoders)
     assert net.fusion.conditions_encoders is None and not list(net.fusion.film.parameters())
+
+
+def test_a_combine_with_an_auxiliary_loss_keeps_it() -> None:
+    net = make_net({"name": "film_encoders", "combine": "subspace", "combine_kwargs": {"latent_dim": 4}})
+    inputs, mask = make_batch()
+    out = net(inputs, mask)
+    assert out["aux_loss"].shape == (len(PATTERNS),) and torch.isfinite(out["aux_loss"]).all()
