@@ -46,6 +46,8 @@ TRAIN_MISTAKES: list[tuple[list[str], str]] = [
     (["data.split=site", "data.test_sites=[site_9]"], "test_sites"),
     (["model.init_from=/nonexistent/encoders.pt"], "model.init_from"),
     (["data=store", "data.data_dir=/nonexistent/store"], "data_dir"),  # missing store path
+    (["+experiment=federated_5sites", "federated.rounds=abc"], "federated.rounds"),
+    (["+experiment=federated_5sites", "federated.strategy=fedsgd"], "federated.strategy"),
 ]
 
 
@@ -89,6 +91,7 @@ def _cli_cases(tmp: Path) -> list[tuple[list[str], str]]:
         (["export", str(tmp / "none.ckpt"), "--out", str(tmp / "bundle")], "ckpt_path"),
         (["cohort", "--n", "0", "--out", str(tmp / "cohort")], "n must be >= 1"),
         (["federated", "--experiment", "nope", "--plan-only", "--out-dir", str(tmp / "f")], "experiment/nope"),
+        (["federated", "federated.rounds=abc", "--plan-only", "--out-dir", str(tmp / "f2")], "federated.rounds"),
         (["ingest", str(tmp / "manifest.yaml"), "--out", str(tmp / "store")], "patients[0].files"),
     ]
 

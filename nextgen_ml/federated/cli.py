@@ -31,6 +31,9 @@ def run(args: argparse.Namespace) -> int:
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(Path(args.config_dir).resolve()), version_base="1.3"):
         cfg = compose("train", overrides=[f"+experiment={args.experiment}", *args.overrides])
+    from nextgen_ml.training.config_check import check_run_config
+
+    check_run_config(cfg)  # a mistyped key is one message naming it, before anything is built
     root = Path.cwd()
     out = Path(args.out_dir) if args.out_dir else root / "outputs" / "federated" / dt.datetime.now().strftime(
         "%Y-%m-%d_%H-%M-%S")

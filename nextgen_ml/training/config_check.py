@@ -58,12 +58,27 @@ class _Data(BaseModel):
     modalities: list[str] | None = None
 
 
+class _Federated(BaseModel):
+    model_config = _OPEN
+    rounds: int | None = Field(None, gt=0)
+    local_epochs: int | None = Field(None, gt=0)
+    strategy: Literal["fedavg", "fedprox"] | None = None
+    proximal_mu: float | None = Field(None, ge=0)
+    fraction_fit: float | None = Field(None, gt=0, le=1)
+    fraction_evaluate: float | None = Field(None, ge=0, le=1)
+    min_fit_clients: int | None = Field(None, ge=1)
+    min_available_clients: int | None = Field(None, ge=1)
+    preprocessing: Literal["public", "reference_site"] | None = None
+    secure_aggregation: bool | None = None
+
+
 class _Run(BaseModel):
     model_config = _OPEN
     seed: int | None = None
     trainer: _Trainer | None = None
     model: _Model | None = None
     data: _Data | None = None
+    federated: _Federated | None = None
 
 
 #: Config paths read (resolved) for the check.
@@ -74,6 +89,7 @@ _PATHS: tuple[str, ...] = (
     "model.dropout",
     "model.finetune",
     *(f"data.{k}" for k in _Data.model_fields),
+    *(f"federated.{k}" for k in _Federated.model_fields),
 )
 
 
