@@ -120,6 +120,8 @@ def pretrain_fold(cfg: Any, dm: Any, out_dir: Path) -> tuple[dict[str, Any], Any
     metrics: dict[str, float] = {}
     if not encoders_file.exists():  # a re-run reuses a finished fold (nothing is ever overwritten)
         metrics = train(cfg)
+    elif (out_dir / "metrics.json").exists():
+        metrics = json.loads((out_dir / "metrics.json").read_text())
     payload = read_pretrained(encoders_file)
     module = build_pretrain_module(cfg, dm)
     ckpts = [out_dir / "checkpoints" / "best.ckpt", out_dir / "checkpoints" / "last.ckpt"]
@@ -385,12 +387,16 @@ def main() -> None:
     parser.add_argument("--ecg-widths", type=int, nargs=4, default=[16, 32, 64, 64], help="ECG XResNet stage widths")
     parser.add_argument("--pretrain-epochs", type=int, default=15)
     parser.add_argument("--pretrain-batch", type=int, default=64)
-    parser.add_argument("--epochs", type=int, default=5, help="fine-tuning epochs over the labelled rows ...")
-    parser.add_argument("--min-steps", type=int, default=25, help="... but at least this many steps")
+    parser.add_argument("--epochs", type=int, default=4, help="fine-tuning epochs over the labelled rows ...")
+    parser.add_argument("--min-steps", type=int, default=20, help="... but at least this many steps")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--n-boot", type=int, default=1000)
     parser.add_argument("--no-pretrain", action="store_true", help="the scratch arm only")
+    parser.add_argument("--only-folds", type=int, nargs="+", help="run these folds only (e.g. one process per fold)")
+    parser.add_argument("--summarise", action="store_true",
+                        help="train nothing: summarise the per-fold files in --out (cells finished in every fold)")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads per process")
     parser.add_argument("--quick", action="store_true", help="smoke run: n=300, 2 folds, 3 pretraining epochs")
     parser.add_argument("--out", type=Path, default=REPO / "outputs" / "label_efficiency")
     parser.add_argument("--data-root", type=Path, default=REPO / "data")
@@ -401,6 +407,7 @@ def main() -> None:
         args.n_boot = 200
         args.out = args.out.with_name(args.out.name + "_quick")
         args.figure = args.out / "label_efficiency.png"
+    torch.set_num_threads(args.threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("WANDB_MODE", "offline")
     import logging
@@ -422,10 +429,15 @@ def main() -> None:
     preds: list[dict[str, Any]] = []
     retr: list[dict[str, Any]] = []
     pre_metrics: list[dict[str, float]] = []
-    n_runs = args.folds * len(args.labels) * len(fractions) * len(models)
+    folds = [] if args.summarise else (args.only_folds if args.only_folds is not None else list(range(args.folds)))
+    n_runs = len(folds) * len(args.labels) * len(fractions) * len(models)
     bar = tqdm(total=n_runs, desc="fine-tuning runs", unit="run", file=sys.stderr)
     pretrain_seconds = 0.0
-    for fold in range(args.folds):
+    args.out.mkdir(parents=True, exist_ok=True)
+    for fold in folds:
+        fold_file = args.out / f"preds_fold{fold}.jsonl"  # one line per finished run (a re-run skips them)
+        finished = {(p["label"], p["fraction"], p["model"]): p for p in map(json.loads, fold_file.open())} \
+            if fold_file.exists() else {}
         cfg = compose(fold_overrides(args, fold, args.out, pretrain))
         dm = build_datamodule(cfg)
         dm.prepare_data()
@@ -436,6 +448,7 @@ def main() -> None:
             payload, module, metrics = pretrain_fold(cfg, dm, Path(cfg.paths.output_dir))
             pretrain_seconds += time.perf_counter() - t0
             pre_metrics.append({"fold": fold, **metrics})
+            (args.out / f"pretrain_fold{fold}.json").write_text(json.dumps({"fold": fold, **metrics}))
             if payload["modality_specs"] != dm.modality_specs:
                 raise ValueError(f"fold {fold}: the pretrained encoders were fitted on other modality specs")
         data = fold_tensors(dm, args.seed)
@@ -443,48 +456,67 @@ def main() -> None:
         both_test = (test_b["mask"]["ecg"] & test_b["mask"]["image"]).numpy()
         if module is not None:
             retr.append({"fold": fold, **retrieval(module, test_b, np.flatnonzero(both_test))})
-        frozen = {name: (embeddings(payload, cfg, dm.modality_specs, train_b, mods),
-                         embeddings(payload, cfg, dm.modality_specs, test_b, mods))
-                  for name, mods in models.items()} if payload is not None else {}
-        for label in args.labels:
+            (args.out / f"retrieval_fold{fold}.json").write_text(json.dumps(retr[-1]))
+        frozen: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        if payload is not None:
+            per_mod = {m: (embeddings(payload, cfg, dm.modality_specs, train_b, (m,)),
+                           embeddings(payload, cfg, dm.modality_specs, test_b, (m,))) for m in ("ecg", "image")}
+            frozen = {name: tuple(np.concatenate([per_mod[m][i] for m in mods], axis=1) for i in (0, 1))
+                      for name, mods in models.items()}
+        for frac, label in [(f, lab) for f in fractions for lab in args.labels]:  # every label at each fraction
             dlabel = dm.dictionary.label(label)
             y_train = train_b["targets"][label].double().numpy()
             y_test = test_b["targets"][label].double().numpy()
             test_rows = np.flatnonzero(both_test & ~np.isnan(y_test))
             values = [None if np.isnan(v) else float(v) for v in y_train]
-            for frac in fractions:
-                labelled = labelled_subset(strata(dlabel, values), frac, args.seed)  # nested across fractions
-                known = y_train[labelled]
-                stats = None if dlabel.kind != "regression" else {
-                    "mean": float(known.mean()), "std": float(known.std()) if known.size > 1 else 1.0}
-                task = build_task({"target": label}, dm.dictionary, stats)
-                for name, mods in models.items():
-                    present = np.zeros(len(y_train), dtype=bool)
-                    for m in mods:
-                        present |= train_b["mask"][m].numpy()
-                    rows = labelled[present[labelled]]
-                    steps = max(args.min_steps, args.epochs * math.ceil(len(rows) / args.batch_size))
-                    seed = zlib.crc32(f"{args.seed}/{fold}/{label}/{frac}/{name}".encode())
-                    scores = {}
-                    for arm in ("scratch", "pretrained") if pretrain else ("scratch",):
-                        torch.manual_seed(seed)  # the same head initialisation in both arms
-                        pl.seed_everything(seed % 2**31, verbose=False)
-                        net = build_net(cfg, mods, dm.modality_specs, payload if arm == "pretrained" else None)
-                        scores[arm] = fit_predict(net, task, label, train_b, rows, test_b, test_rows, mods, steps,
-                                                  args, seed).tolist()
-                    if frozen:
-                        x_tr, x_te = frozen[name]
-                        scores["probe"] = probe_predict(dlabel.kind, x_tr[rows], y_train[rows],
-                                                        x_te[test_rows]).tolist()
-                    preds.append({"fold": fold, "label": label, "fraction": frac, "model": name,
-                                  "n_labelled": int(len(rows)), "steps": steps,
-                                  "y": y_test[test_rows].tolist(), "scores": scores})
+            labelled = labelled_subset(strata(dlabel, values), frac, args.seed)  # nested across fractions
+            known = y_train[labelled]
+            stats = None if dlabel.kind != "regression" else {
+                "mean": float(known.mean()), "std": float(known.std()) if known.size > 1 else 1.0}
+            task = build_task({"target": label}, dm.dictionary, stats)
+            for name, mods in models.items():
+                if (label, frac, name) in finished:
+                    preds.append(finished[(label, frac, name)])
                     bar.update(1)
+                    continue
+                present = np.zeros(len(y_train), dtype=bool)
+                for m in mods:
+                    present |= train_b["mask"][m].numpy()
+                rows = labelled[present[labelled]]
+                steps = max(args.min_steps, args.epochs * math.ceil(len(rows) / args.batch_size))
+                seed = zlib.crc32(f"{args.seed}/{fold}/{label}/{frac}/{name}".encode())
+                scores = {}
+                for arm in ("scratch", "pretrained") if pretrain else ("scratch",):
+                    torch.manual_seed(seed)  # the same head initialisation in both arms
+                    pl.seed_everything(seed % 2**31, verbose=False)
+                    net = build_net(cfg, mods, dm.modality_specs, payload if arm == "pretrained" else None)
+                    scores[arm] = fit_predict(net, task, label, train_b, rows, test_b, test_rows, mods, steps,
+                                              args, seed).tolist()
+                if frozen:
+                    x_tr, x_te = frozen[name]
+                    scores["probe"] = probe_predict(dlabel.kind, x_tr[rows], y_train[rows],
+                                                    x_te[test_rows]).tolist()
+                preds.append({"fold": fold, "label": label, "fraction": frac, "model": name,
+                              "n_labelled": int(len(rows)), "steps": steps,
+                              "y": y_test[test_rows].tolist(), "scores": scores})
+                with fold_file.open("a") as fh:
+                    fh.write(json.dumps(preds[-1]) + "\n")
+                bar.update(1)
     bar.close()
+    if args.summarise:  # every fold's files, written by runs with --only-folds (e.g. one process per fold)
+        preds = [json.loads(line) for f in sorted(args.out.glob("preds_fold*.jsonl")) for line in f.open()]
+        retr = [json.loads(f.read_text()) for f in sorted(args.out.glob("retrieval_fold*.json"))]
+        pre_metrics = [json.loads(f.read_text()) for f in sorted(args.out.glob("pretrain_fold*.json"))]
+        pretrain = any("pretrained" in p["scores"] for p in preds)
+    n_folds = len({p["fold"] for p in preds})
+    complete = {}
+    for p in preds:
+        complete.setdefault((p["label"], p["fraction"], p["model"]), set()).add(p["fold"])
+    preds = [p for p in preds if len(complete[(p["label"], p["fraction"], p["model"])]) == n_folds]
     rows, tests = summarise(preds, args.n_boot)
     load_end = os.getloadavg()
     seconds = time.perf_counter() - start
-    note = (f"synthetic cohort n={args.n}, {args.folds}-fold CV, ECG 100 Hz + 32 px 2-frame cine; "
+    note = (f"synthetic cohort n={args.n}, {n_folds} of {args.folds} folds, ECG 100 Hz + 32 px 2-frame cine; "
             f"pretraining {args.pretrain_epochs} epochs" if pretrain else "scratch arm only")
     figure = plot(rows, args.figure, note)
     print_tables(rows, tests, retr)
