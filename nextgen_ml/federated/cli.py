@@ -41,10 +41,13 @@ def run(args: argparse.Namespace) -> int:
         cfg.paths.root_dir = str(root)
         cfg.paths.output_dir = str(out.resolve())
     if args.plan_only:
+        from nextgen_ml.federated.plan import SERVER, FederatedPlan, scoped_plan_path
         from nextgen_ml.federated.simulation import prepare_run
 
         _, config_path, plan_path = prepare_run(cfg)
-        print(f"config: {config_path}\nplan: {plan_path}")
+        print(f"config: {config_path}\nplan (every node; no patient id): {plan_path}")
+        for scope in (*FederatedPlan.load(plan_path).sites, SERVER):  # each file goes to its recipient only
+            print(f"plan for {scope} only: {scoped_plan_path(plan_path, scope)}")
         return 0
     from nextgen_ml.federated.simulation import run_federated
 
