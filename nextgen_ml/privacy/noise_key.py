@@ -28,14 +28,18 @@ def write_key_file(directory: str | Path, key: bytes) -> Path:
     """Write ``key`` to ``directory/dp_noise_<id>.key`` with mode 0600 (an existing file of the same key is kept).
 
     Raises:
-        ValueError: a file of that name holds another key (never overwritten).
+        ValueError: a file of that name holds another or a damaged key (never overwritten).
     """
     kid = key_id(key)
     path = Path(directory) / key_file_name(kid)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
-        if read_key_file(path) != key:
-            raise ValueError(f"{path}: holds another DP noise key; it is not overwritten")
+        try:
+            same = read_key_file(path) == key
+        except ValueError:
+            same = False
+        if not same:
+            raise ValueError(f"{path}: holds another DP noise key (or a damaged one); it is not overwritten")
         return path
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import stat
 
 import pytest
 import torch
@@ -10,9 +12,10 @@ from scipy import stats
 from torch import nn
 
 from nextgen_ml.privacy.config import DPConfig
-from nextgen_ml.privacy.csprng import NOISE, SAMPLING, SecureGenerator
+from nextgen_ml.privacy.csprng import NOISE, SAMPLING, SecureGenerator, key_id
 from nextgen_ml.privacy.engine import make_private_parts
 from nextgen_ml.privacy.loader import SecurePoissonSampler
+from nextgen_ml.privacy.noise_key import find_key, key_file_name, read_key_file, write_key_file
 from nextgen_ml.privacy.randomness import DPRandomness
 
 #: a fixed key so the statistical checks are deterministic (a draw that passes passes every time)
@@ -85,3 +88,18 @@ def test_the_debug_mode_is_a_function_of_the_seed_and_refuses_a_key():
     assert DPRandomness().key_id != DPRandomness().key_id  # secure mode: a fresh key per run
     with pytest.raises(ValueError, match="cannot be given"):
         DPRandomness(reproducible=True, key=KEY)
+
+
+def test_the_key_file_is_private_never_overwritten_and_checked_against_its_id(tmp_path):
+    path = write_key_file(tmp_path, KEY)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and path.name == key_file_name(key_id(KEY))
+    assert write_key_file(tmp_path, KEY) == path and read_key_file(path) == KEY  # same key: kept as it is
+    assert find_key(key_id(KEY), [None, tmp_path / "elsewhere", tmp_path]) == (KEY, path)
+    assert find_key(key_id(bytes(32)), [tmp_path]) is None
+    edited = json.loads(path.read_text())
+    edited["key"] = bytes(32).hex()
+    path.write_text(json.dumps(edited))
+    with pytest.raises(ValueError, match=rf"{path.name}: the key does not match its key_id"):
+        read_key_file(path)
+    with pytest.raises(ValueError, match="holds another DP noise key; it is not overwritten"):
+        write_key_file(tmp_path, KEY)
