@@ -101,5 +101,5 @@ def test_the_key_file_is_private_never_overwritten_and_checked_against_its_id(tm
     path.write_text(json.dumps(edited))
     with pytest.raises(ValueError, match=rf"{path.name}: the key does not match its key_id"):
         read_key_file(path)
-    with pytest.raises(ValueError, match="holds another DP noise key; it is not overwritten"):
+    with pytest.raises(ValueError, match=r"holds another DP noise key \(or a damaged one\); it is not overwritten"):
         write_key_file(tmp_path, KEY)
