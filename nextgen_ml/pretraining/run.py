@@ -38,11 +38,15 @@ def build_pretrain_module(cfg: DictConfig, dm: Any) -> PretrainModule:
 
 
 @torch.no_grad()
-def retrieval_r1(module: PretrainModule, loader: Any, query: str = "ecg", gallery: str = "image") -> float | None:
-    """Recall@1 of ``query`` → ``gallery`` retrieval among the loader's records that have both (None if < 2)."""
+def retrieval_r1(module: PretrainModule, loader: Any, query: str = "ecg", gallery: str = "image",
+                 max_batches: int | float | None = None) -> float | None:
+    """Recall@1 of ``query`` → ``gallery`` retrieval among the records of the loader's first ``max_batches``
+    batches (all: None) that have both; None if fewer than 2."""
     module.eval()
     zq, zg = [], []
-    for batch in loader:
+    for i, batch in enumerate(loader):
+        if max_batches is not None and i >= max_batches:
+            break
         if query not in batch["inputs"] or gallery not in batch["inputs"]:
             continue
         both = batch["mask"][query] & batch["mask"][gallery]  # (B,)
@@ -105,9 +109,10 @@ def run_pretraining(cfg: DictConfig) -> dict[str, float]:
                for k, v in r.items()}
     if trainer.is_global_zero:
         if "ecg" in dm.modalities and "image" in dm.modalities:
-            r1 = retrieval_r1(module, dm.val_dataloader())
+            limit = (trainer.num_val_batches or [None])[0]  # the batches trainer.validate read
+            r1 = retrieval_r1(module, dm.val_dataloader(), max_batches=limit)
             if r1 is not None:
-                metrics["val/retrieval_r1"] = r1  # ECG → image among the validation records with both
+                metrics["val/retrieval_r1"] = r1  # ECG → image among the validated records with both
         metrics.update(write_privacy_report(trainer, out_dir))
         payload = pretrained_payload(module.net.encoders, module.net.fusion, as_dict(cfg.model), dm.modality_specs,
                                      pre, dm.state_dict()["transforms"], as_dict(cfg))
