@@ -29,12 +29,13 @@ def test_contrastive_objectives_are_refused_before_any_data_is_read(make_cfg, tm
     assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
 
 
-def test_masked_modality_per_sample_gradients_match_a_loop() -> None:
+@pytest.mark.parametrize("fusion_name", ["concat", "cross_attention"])  # vectors; tokens (a second encoder pass)
+def test_masked_modality_per_sample_gradients_match_a_loop(fusion_name: str) -> None:
     """Each row's loss depends on that row only: Opacus's per-sample gradients equal one-row backward passes."""
     torch.manual_seed(0)
     names = {"genomics": "genomics_prs_linear", "tabular": "tabular_mlp"}
     encoders = nn.ModuleDict({m: create_encoder(n, embed_dim=8) for m, n in names.items()})
-    fusion = create_fusion("concat", in_dims={m: 8 for m in names}, embed_dim=8)
+    fusion = create_fusion(fusion_name, in_dims={m: 8 for m in names}, embed_dim=8)
     net = PretrainNet(encoders, fusion, proj_dim=4, predictors=True, temperature=False).double().train()
     for m in net.modules():
         if isinstance(m, nn.Dropout):
