@@ -17,7 +17,7 @@ from nextgen_ml.pretraining.objectives import PretrainObjective
 def embedding_std(z: dict[str, Tensor], mask: dict[str, Tensor]) -> Tensor:
     """Mean over modalities and dimensions of the SD of the present rows' embeddings (→ 0 on collapse)."""
     stds = [v.detach()[mask[m]].std(dim=0).mean() for m, v in z.items() if int(mask[m].sum()) > 1]
-    return torch.stack(stds).mean() if stds else torch.zeros(())
+    return torch.stack(stds).mean() if stds else torch.zeros((), device=next(iter(z.values())).device)
 
 
 class PretrainModule(pl.LightningModule):
