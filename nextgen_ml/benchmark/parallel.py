@@ -79,6 +79,12 @@ def _run_one(cfg: BenchmarkConfig, cell: Any, split: dict[str, np.ndarray], moda
     return cell, result
 
 
+def _run_fold(cfg: BenchmarkConfig, cells: Sequence[Any], split: dict[str, np.ndarray], modalities: tuple[str, ...],
+              paths: Sequence[str]) -> list[tuple[Any, dict[str, Any] | None]]:
+    """All pending cells of one fold in a worker (the fold's data is built once)."""
+    return [_run_one(cfg, cell, split, modalities, path) for cell, path in zip(cells, paths)]
+
+
 def run_parallel(cfg: BenchmarkConfig, pending: Sequence[Any], splits: dict[int, list[dict[str, np.ndarray]]],
                  out_dir: Path, workers: int, on_done: Callable[[Any, dict[str, Any] | None], None]) -> int:
     """Run ``pending`` cells on ``workers`` processes, forked from a fresh ``forkserver`` process that has imported
@@ -106,11 +112,18 @@ def run_parallel(cfg: BenchmarkConfig, pending: Sequence[Any], splits: dict[int,
     else:
         ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as pool:
-        futures = [pool.submit(_run_one, cfg, c, splits[c.seed][c.fold],
-                               tuple(sorted(fold_modalities[(c.seed, c.fold)])), str(c.path(out_dir)))
-                   for c in pending]
+        folds: dict[tuple[int, int], list[Any]] = {}
+        for c in pending:
+            folds.setdefault((c.seed, c.fold), []).append(c)
+        # a whole fold per task when there are enough folds to keep every worker busy (its data is built once),
+        # else one cell per task (the fold's data is built by each worker that gets one of its cells)
+        units = list(folds.values()) if len(folds) >= workers else [[c] for c in pending]
+        futures = [pool.submit(_run_fold, cfg, unit, splits[unit[0].seed][unit[0].fold],
+                               tuple(sorted(fold_modalities[(unit[0].seed, unit[0].fold)])),
+                               [str(c.path(out_dir)) for c in unit])
+                   for unit in units]
         for future in as_completed(futures):
-            cell, result = future.result()
-            trained += result is not None
-            on_done(cell, result)
+            for cell, result in future.result():
+                trained += result is not None
+                on_done(cell, result)
     return trained

@@ -82,14 +82,15 @@ def test_two_workers_and_two_shards_give_the_serial_cells(tiny_store: Path, tmp_
     path.write_text(yaml.safe_dump(raw))
     serial = run_benchmark(load_config(path, [f"out_dir={tmp_path / 'serial'}"]), progress=False)
     parallel = run_benchmark(load_config(path, [f"out_dir={tmp_path / 'parallel'}"]), progress=False, workers=2)
-    assert serial.trained == parallel.trained == 4
+    per_cell = run_benchmark(load_config(path, [f"out_dir={tmp_path / 'per_cell'}"]), progress=False, workers=3)
+    assert serial.trained == parallel.trained == per_cell.trained == 4  # 2 folds: whole folds / single cells per task
     for i in range(2):
         run_benchmark(load_config(path, [f"out_dir={tmp_path / 'shards'}"]), progress=False, shard=(i, 2))
     resumed = run_benchmark(load_config(path, [f"out_dir={tmp_path / 'shards'}"]), progress=False, workers=2)
     assert (resumed.trained, resumed.skipped) == (0, 4)
     reference = _cells(tmp_path / "serial")
     assert len(reference) == 4
-    for name in ("parallel", "shards"):
+    for name in ("parallel", "per_cell", "shards"):
         cells = _cells(tmp_path / name)
         assert set(cells) == set(reference), name
         for cell, result in reference.items():
