@@ -72,7 +72,9 @@ def test_sources_records_table_store_agree(exported: Path, tiny_store: Path):
     from_table = bundle.predict(pa.Table.from_pylist(records))
     for other in (from_dicts, from_table):
         assert list(other["patient_id"]) == list(from_store["patient_id"])
-        np.testing.assert_allclose(other["mace_probability"], from_store["mace_probability"], atol=1e-6)
+        # float32 kernels differ with the batch size (3 vs the default): agreement to rounding, not bitwise; a
+        # batch-coupled model (a batch statistic, a row leaking into another) would differ by orders more
+        np.testing.assert_allclose(other["mace_probability"], from_store["mace_probability"], atol=2e-5)
     # a record with a modality missing still gets a prediction, and a different one
     records[0] = dict(records[0], image=None, ecg=None)
     changed = bundle.predict(records[:1])["mace_probability"].iloc[0]
