@@ -41,6 +41,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if dm_state is not None and not cfg.get("data_dir"):
         dm.load_state_dict(dm_state)
     dm.setup()
+    if run_cfg.model.get("init_from"):  # a fine-tuned run: its checkpoint holds every weight (and the config the
+        run_cfg.model.init_from = None  # finetune mode's changes); the pretrained file need not exist any more
     module = build_module(run_cfg, dm)
     trainer = pl.Trainer(accelerator=cfg.get("accelerator", "cpu"), devices=1, logger=False, enable_checkpointing=False)
     metrics = _flat(trainer.test(module, datamodule=dm, ckpt_path=str(cfg.ckpt_path), verbose=False))

@@ -4,16 +4,20 @@ and refuses encoders that do not fit the run."""
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import open_dict
 from torch import nn
 
 from nextgen_ml.pretraining.artifact import ENCODERS_FILE
 from nextgen_ml.pretraining.init import LINEAR_FUSION, finetune_net
+from nextgen_ml.training.evaluate import evaluate
 from nextgen_ml.training.factory import build_datamodule, build_module
 from nextgen_ml.training.train import train
+from tests.training.conftest import compose_cfg
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +84,22 @@ def test_frozen_encoders_are_bit_identical_after_a_fit(make_cfg, pretrained_run,
     assert ckpt["nextgen_ml"]["config"]["model"]["finetune"] == "frozen"
     # the fusion started from the pretrained one (frozen mode trains it): it moved, the encoders did not
     assert any(not torch.equal(state[f"net.fusion.{k}"], v) for k, v in payload["fusion"].items())
+
+
+def test_eval_of_a_fine_tuned_run_needs_only_its_checkpoint(make_cfg, pretrained_run, tmp_path) -> None:
+    source = tmp_path / "moved" / ENCODERS_FILE  # a copy that disappears before evaluation
+    source.parent.mkdir()
+    shutil.copy(pretrained_run / ENCODERS_FILE, source)
+    cfg = make_cfg(["+experiment=ecg_image_xattn", f"model.init_from={source}", "model.finetune=linear_probe",
+                    "plots=false", "audit_log=null", "trainer.limit_test_batches=null"])
+    metrics = train(cfg)
+    source.unlink()
+    eval_cfg = compose_cfg([f"ckpt_path={Path(cfg.paths.output_dir) / 'checkpoints' / 'best.ckpt'}"], "eval")
+    with open_dict(eval_cfg):
+        eval_cfg.paths.output_dir = str(tmp_path / "eval")
+    again = evaluate(eval_cfg)
+    for key in ("test/auroc", "test/loss"):
+        assert again[key] == pytest.approx(metrics[key], abs=1e-6), key
 
 
 def test_mismatches_name_the_modality_or_parameter(payload, pretrained_run, tmp_path) -> None:
