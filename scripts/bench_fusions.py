@@ -1,10 +1,12 @@
-"""Parameters and CPU time of every registered fusion on one batch, with ratios to ``concat``.
+"""Parameters, CPU time and memory of every registered fusion on one batch, with ratios to ``concat``.
 
 Every fusion is built with its registry defaults over the same modalities and feature widths (vectors ``(B, D)``
 or ``(B, T, D)`` tokens, as the fusion declares), with about 20% of the modalities absent per row. The graph
 fusion's memory bank is filled with training-mode batches first, so it attends over a full bank. Times are the
-fastest of several runs (see :func:`best_ms`). Prints a readable table and, as the last line, one JSON object with
-every figure.
+fastest of several runs (see :func:`best_ms`). Memory is what a training step holds beyond the inputs: the bytes of
+the tensors autograd saves for the backward pass (unique storages, see :func:`saved_activation_bytes`), which is
+exact and independent of the machine's load, plus the parameters and their gradients. Prints a readable table
+and, as the last line, one JSON object with every figure.
 
     python scripts/bench_fusions.py --batch-size 64 --threads 2
 """
@@ -49,6 +51,25 @@ def best_ms(step: Callable[[], None], warmup: int, repeats: int, min_seconds: fl
     return min(times)
 
 
+def saved_activation_bytes(step: Callable[[], torch.Tensor]) -> int:
+    """Bytes of the distinct tensor storages autograd saves during ``step()`` (a training forward) for backward.
+
+    Inputs and parameters that are saved count too only if the step created them; leaf tensors (parameters, the
+    batch) are excluded, so the figure is the activation memory a training step adds per batch.
+    """
+    seen: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        if not (t.is_leaf or isinstance(t, nn.Parameter)):
+            storage = t.untyped_storage()
+            seen[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        step()
+    return sum(seen.values())
+
+
 def bench_one(name: str, batch: int, dim: int, tokens: int, warmup: int, repeats: int) -> dict:
     torch.manual_seed(0)
     fusion = create_fusion(name, in_dims=dict.fromkeys(MODALITIES, dim))
@@ -75,11 +96,17 @@ def bench_one(name: str, batch: int, dim: int, tokens: int, warmup: int, repeats
     fwd = best_ms(forward, warmup, repeats)
     fusion.train()
     fwd_bwd = best_ms(forward_backward, warmup, repeats)
+    activations = saved_activation_bytes(lambda: fusion(feats, mask))
+    if bank is not None:
+        fusion.memory.load_state_dict(bank)
+    n_params = sum(p.numel() for p in fusion.parameters())
     return {
         "name": name,
         "uses_tokens": bool(fusion.uses_tokens),
         "out_dim": int(fusion.out_dim),
-        "params": sum(p.numel() for p in fusion.parameters()),
+        "params": n_params,
+        "activation_mb": round(activations / 2**20, 2),
+        "params_and_grads_mb": round(2 * 4 * n_params / 2**20, 2),
         "forward_ms": round(fwd, 2),
         "forward_backward_ms": round(fwd_bwd, 2),
         "dp": "refused" if name in DP_REFUSED else "yes",
@@ -104,10 +131,11 @@ def main() -> None:
     for r in rows:
         r["params_vs_concat"] = round(r["params"] / ref["params"], 2)
         r["forward_vs_concat"] = round(r["forward_ms"] / ref["forward_ms"], 2)
+        r["activation_vs_concat"] = round(r["activation_mb"] / ref["activation_mb"], 2)
     rows.sort(key=lambda r: r["forward_ms"])
     header = (
         f"{'fusion':<22} {'input':<7} {'params':>11} {'x concat':>9} {'fwd ms':>9} {'x concat':>9} "
-        f"{'fwd+bwd ms':>11} {'DP':>8}"
+        f"{'fwd+bwd ms':>11} {'act. MB':>8} {'x concat':>9} {'DP':>8}"
     )
     print(header)
     print("-" * len(header))
@@ -115,7 +143,8 @@ def main() -> None:
         kind = "tokens" if r["uses_tokens"] else "vectors"
         print(
             f"{r['name']:<22} {kind:<7} {r['params']:>11,} {r['params_vs_concat']:>9} {r['forward_ms']:>9} "
-            f"{r['forward_vs_concat']:>9} {r['forward_backward_ms']:>11} {r['dp']:>8}"
+            f"{r['forward_vs_concat']:>9} {r['forward_backward_ms']:>11} {r['activation_mb']:>8} "
+            f"{r['activation_vs_concat']:>9} {r['dp']:>8}"
         )
     machine = (
         f"{platform.machine()}, {os.cpu_count()} CPU cores, torch.set_num_threads({args.threads}), "
