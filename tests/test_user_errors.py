@@ -84,6 +84,8 @@ def _cli_cases(tmp: Path) -> list[tuple[list[str], str]]:
         (["benchmark", "--config", str(tmp / "missing.yaml")], "missing.yaml"),
         (["benchmark", "--config", str(tmp / "bad.yaml")], "bad.yaml"),
         (["benchmark", "nope.key=1"], "nope"),
+        (["benchmark", "train.max_epochs=two"], "train.max_epochs"),  # a wrong type, before any cell is fitted
+        (["benchmark", "train.epochs=3"], "['epochs']"),
         (["discover", "--stores", str(tmp / "nostore")], "--requester"),
         (["audit", "verify", str(tmp / "none.jsonl")], "none.jsonl"),
         (["catalogue", "export", str(tmp / "nostore"), "--out", str(tmp / "o.ttl")], "nostore"),

@@ -8,12 +8,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 from omegaconf import OmegaConf
+from pydantic import TypeAdapter, ValidationError
 
 from nextgen_ml.modalities import modality_names
 
@@ -190,14 +191,33 @@ def cell_key(spec: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def _typed(cls: type, value: Any, where: str) -> Any:
+    """``cls(**value)`` with every field's type checked (pydantic over the dataclass): a wrong key or type is a
+    ``ValueError`` naming ``where.key``, the expected type and the value given (``train.max_epochs=two``)."""
+    if not isinstance(value, dict):
+        raise ValueError(f"benchmark config: {where} must be a mapping, got {value!r}")
+    known = [f.name for f in fields(cls)]
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        raise ValueError(f"benchmark config: {where} has unknown keys {unknown}; known: {known}")
+    try:
+        return TypeAdapter(cls).validate_python(value)
+    except ValidationError as err:
+        first = err.errors()[0]
+        if first["type"] == "value_error":  # the dataclass's own check (__post_init__): its message names the key
+            raise ValueError(f"benchmark config: {first['ctx']['error']}") from None
+        key = ".".join(str(p) for p in (where, *first["loc"]))
+        raise ValueError(f"benchmark config: {key}: {first['msg']} (got {first['input']!r})") from None
+
+
 def _build(raw: dict[str, Any]) -> BenchmarkConfig:
     sections = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "cv": CVConfig,
                 "robustness": RobustnessConfig, "report": ReportConfig}
     unknown = sorted(set(raw) - set(sections) - {"out_dir", "settings", "attribution", "external", "baselines"})
     if unknown:
         raise ValueError(f"benchmark config: unknown keys {unknown}")
-    kwargs: dict[str, Any] = {k: cls(**(raw.get(k) or {})) for k, cls in sections.items()}
-    kwargs["settings"] = [Setting(**s) for s in raw.get("settings") or []]
+    kwargs: dict[str, Any] = {k: _typed(cls, raw.get(k) or {}, k) for k, cls in sections.items()}
+    kwargs["settings"] = [_typed(Setting, s, f"settings[{i}]") for i, s in enumerate(raw.get("settings") or [])]
     for key in ("out_dir", "attribution", "external", "baselines"):
         if key in raw:
             kwargs[key] = raw[key]
