@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from nextgen_ml.pretraining.distributed import gather_rows
 from nextgen_ml.pretraining.net import PretrainNet
 from nextgen_ml.pretraining.objectives import PretrainObjective
+from nextgen_ml.tasks.module import optimization
 
 
 def embedding_std(z: dict[str, Tensor], mask: dict[str, Tensor]) -> Tensor:
@@ -96,11 +97,4 @@ class PretrainModule(pl.LightningModule):
         return self.net(inputs, mask)["z"]
 
     def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(p for p in self.parameters() if p.requires_grad)
-        if self.scheduler_factory is None:
-            return optimizer
-        scheduler = self.scheduler_factory(optimizer)
-        config: dict[str, Any] = {"scheduler": scheduler}
-        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            config["monitor"] = "val/loss"
-        return {"optimizer": optimizer, "lr_scheduler": config}
+        return optimization(self, self.optimizer_factory, self.scheduler_factory)

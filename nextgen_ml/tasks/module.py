@@ -125,11 +125,19 @@ class MultimodalModule(pl.LightningModule):
                 "index": batch.get("index")}
 
     def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(self.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        scheduler = self.scheduler_factory(optimizer)
-        config: dict[str, Any] = {"scheduler": scheduler}
-        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            config["monitor"] = "val/loss"
-        return {"optimizer": optimizer, "lr_scheduler": config}
+        return optimization(self, self.optimizer_factory, self.scheduler_factory)
+
+
+def optimization(module: nn.Module, optimizer_factory: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer],
+                 scheduler_factory: Callable[[torch.optim.Optimizer], Any] | None) -> Any:
+    """Lightning's ``configure_optimizers`` value: the optimizer over the module's **trainable** parameters (frozen
+    encoders of a fine-tuning run are left out) and, if given, its scheduler (``ReduceLROnPlateau`` monitors
+    ``val/loss``)."""
+    optimizer = optimizer_factory(p for p in module.parameters() if p.requires_grad)
+    if scheduler_factory is None:
+        return optimizer
+    scheduler = scheduler_factory(optimizer)
+    config: dict[str, Any] = {"scheduler": scheduler}
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        config["monitor"] = "val/loss"
+    return {"optimizer": optimizer, "lr_scheduler": config}
