@@ -39,7 +39,7 @@ from nextgen_ml.governance.duo import DUO_VERSION, ResearchPurpose
 
 GENESIS = "0" * 64
 #: Kinds of use an entry can record (``audit``: an entry about the log itself, e.g. a repaired torn line).
-KINDS: tuple[str, ...] = ("train", "benchmark", "federated", "discovery", "audit", "ingest")
+KINDS: tuple[str, ...] = ("train", "pretrain", "benchmark", "federated", "discovery", "audit", "ingest")
 #: Phases of a run: its start entry is written before any training, its end entry after.
 PHASES: tuple[str, ...] = ("start", "end")
 

@@ -98,7 +98,7 @@ def run_pretraining(cfg: DictConfig) -> dict[str, float]:
     (out_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     trainer = build_trainer(cfg, extra_callbacks=[RunInfo(as_dict(cfg), dm.modality_specs)])
     audit_log = cfg.get("audit_log") if trainer.is_global_zero else None
-    audit = start_run_audit(audit_log, "train", dm, as_dict(cfg), out_dir)
+    audit = start_run_audit(audit_log, "pretrain", dm, as_dict(cfg), out_dir)
 
     if cfg.get("train", True):
         trainer.fit(module, datamodule=dm, ckpt_path=cfg.get("ckpt_path"))

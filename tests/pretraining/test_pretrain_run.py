@@ -27,6 +27,7 @@ def test_pretraining_writes_encoders_checkpoints_metrics_and_audit(pretrained_ru
     assert 0.0 <= metrics["val/retrieval_r1"] <= 1.0
     audit = [json.loads(line) for line in (pretrained_run.parent / "logs" / "audit.jsonl").read_text().splitlines()]
     assert [e["phase"] for e in audit] == ["start", "end"]
+    assert {e["kind"] for e in audit} == {"pretrain"}
     # the Lightning checkpoint is itself a source of the same encoders
     from_ckpt = read_pretrained(pretrained_run / "checkpoints" / "best.ckpt")
     for m in ("ecg", "image"):
