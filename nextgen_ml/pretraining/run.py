@@ -16,6 +16,7 @@ from nextgen_ml.pretraining.artifact import ENCODERS_FILE, pretrained_payload, w
 from nextgen_ml.pretraining.module import PretrainModule
 from nextgen_ml.pretraining.net import PretrainNet
 from nextgen_ml.pretraining.objectives import PretrainObjective
+from nextgen_ml.pretraining.retrieval import recall_at_k
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +57,7 @@ def retrieval_r1(module: PretrainModule, loader: Any, query: str = "ecg", galler
         zg.append(z[gallery][both.to(module.device)].cpu())
     if not zq or sum(len(q) for q in zq) < 2:
         return None
-    q, g = torch.cat(zq), torch.cat(zg)  # (N, P) each; row i of both is the same record
-    hits = (q @ g.T).argmax(dim=1) == torch.arange(q.shape[0])
-    return float(hits.float().mean())
+    return recall_at_k(torch.cat(zq), torch.cat(zg), ks=(1,))[1]  # (N, P) each; row i of both is one record
 
 
 def run_pretraining(cfg: DictConfig) -> dict[str, float]:
@@ -75,7 +74,7 @@ def run_pretraining(cfg: DictConfig) -> dict[str, float]:
     from nextgen_ml.privacy.report import write_privacy_report
     from nextgen_ml.training.audit import start_run_audit
     from nextgen_ml.training.factory import as_dict, build_datamodule, build_trainer
-    from nextgen_ml.training.train import RunInfo, print_metrics, write_metrics
+    from nextgen_ml.training.train import RunInfo, _flat, print_metrics, write_metrics
 
     pre = as_dict(cfg.pretrain)
     objective = PretrainObjective(pre["objectives"])  # validates the names before any data is read
@@ -105,8 +104,7 @@ def run_pretraining(cfg: DictConfig) -> dict[str, float]:
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     if best:
         log.info("best checkpoint: %s", best)
-    metrics = {k: float(v) for r in trainer.validate(module, datamodule=dm, ckpt_path=best or None, verbose=False)
-               for k, v in r.items()}
+    metrics = _flat(trainer.validate(module, datamodule=dm, ckpt_path=best or None, verbose=False))
     if trainer.is_global_zero:
         if "ecg" in dm.modalities and "image" in dm.modalities:
             limit = (trainer.num_val_batches or [None])[0]  # the batches trainer.validate read
