@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,6 +27,15 @@ def _name_and_kwargs(spec: str | Mapping[str, Any], what: str) -> tuple[str, dic
     raise ValueError(f"{what} must be a registry name or a mapping with 'name', got {type(spec).__name__}")
 
 
+def _lr_scale(value: Any, modality: str) -> float | None:
+    """A validated ``lr_scale`` (None = the run's learning rate)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"encoders[{modality!r}].lr_scale must be a positive number, got {value!r}")
+    return float(value)
+
+
 def build_encoder(modality: str, spec: str | Mapping[str, Any] | nn.Module, embed_dim: int,
                   modality_spec: Mapping[str, Any] | None = None) -> nn.Module:
     """One encoder from a registry name, ``{"name": ..., **kwargs}`` or a ready module.
@@ -33,15 +43,21 @@ def build_encoder(modality: str, spec: str | Mapping[str, Any] | nn.Module, embe
     Keyword arguments are merged as ``{"embed_dim": embed_dim} | modality_spec | spec kwargs`` (later wins).
     ``embed_dim`` and the data-derived ``modality_spec`` are offered: only the keys the builder accepts are passed
     (a PRS encoder has no use for ``gene_index``); the spec's own kwargs are always passed, so typos fail loudly.
+    The reserved key ``lr_scale`` (a positive number) is not passed to the builder: it becomes the encoder's
+    ``lr_scale`` attribute, and the optimizer trains the encoder at that multiple of the run's learning rate
+    (:mod:`nextgen_ml.tasks.param_groups`).
     """
     if isinstance(spec, nn.Module):
         encoder = spec
     else:
         name, kwargs = _name_and_kwargs(spec, f"encoders[{modality!r}]")
+        lr_scale = _lr_scale(kwargs.pop("lr_scale", None), modality)
         accepts = encoder_accepts(name)
         offered = {k: v for k, v in {"embed_dim": embed_dim, **dict(modality_spec or {})}.items()
                    if accepts is None or k in accepts}
         encoder = create_encoder(name, **{**offered, **kwargs})
+        if lr_scale is not None:
+            encoder.lr_scale = lr_scale
     if not isinstance(getattr(encoder, "out_dim", None), int):
         raise ValueError(f"encoders[{modality!r}] ({type(encoder).__name__}) has no int attribute out_dim")
     return encoder

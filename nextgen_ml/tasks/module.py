@@ -10,6 +10,8 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MetricCollection
 
+from nextgen_ml.tasks.param_groups import LR_SCALE, apply_lr_scales, parameter_groups
+
 STAGES: tuple[str, ...] = ("train", "val", "test")
 
 
@@ -132,8 +134,13 @@ def optimization(module: nn.Module, optimizer_factory: Callable[[Iterable[nn.Par
                  scheduler_factory: Callable[[torch.optim.Optimizer], Any] | None) -> Any:
     """Lightning's ``configure_optimizers`` value: the optimizer over the module's **trainable** parameters (frozen
     encoders of a fine-tuning run are left out) and, if given, its scheduler (``ReduceLROnPlateau`` monitors
-    ``val/loss``)."""
-    optimizer = optimizer_factory(p for p in module.parameters() if p.requires_grad)
+    ``val/loss``). Encoders built with an ``lr_scale`` get their own parameter group at that multiple of the
+    learning rate (:mod:`nextgen_ml.tasks.param_groups`)."""
+    groups = parameter_groups(module)
+    if all(g[LR_SCALE] == 1.0 for g in groups):
+        optimizer = optimizer_factory(p for g in groups for p in g["params"])
+    else:
+        optimizer = apply_lr_scales(optimizer_factory(groups))
     if scheduler_factory is None:
         return optimizer
     scheduler = scheduler_factory(optimizer)
