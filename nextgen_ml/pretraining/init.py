@@ -41,10 +41,14 @@ LINEAR_FUSION: dict[str, Any] = {"name": "late", "hidden_dims": [], "combine": "
 
 
 def _encoder_spec(model: Mapping[str, Any], modality: str) -> Any:
+    """The encoder's architecture: name and kwargs, without ``lr_scale`` (an optimizer setting that a fine-tuning
+    run may change, e.g. a smaller rate for the pretrained encoder)."""
     from nextgen_ml.modalities import modality_spec
 
     spec = ModelSpec.from_config(model)
-    return spec.encoders.get(modality) or modality_spec(modality).default_encoder
+    enc = spec.encoders.get(modality) or modality_spec(modality).default_encoder
+    enc = {"name": enc} if isinstance(enc, str) else dict(enc)
+    return {k: v for k, v in enc.items() if k != "lr_scale"}
 
 
 def _same_fusion(pre: Mapping[str, Any], run: Mapping[str, Any]) -> bool:

@@ -138,3 +138,12 @@ def test_a_pretraining_checkpoint_is_a_source_too(payload, pretrained_run) -> No
     node = _node(payload, pretrained_run / "checkpoints" / "best.ckpt", "frozen")
     net, _ = finetune_net(node, ["ecg", "image"], payload["modality_specs"], 1)
     assert _same(net.encoders["ecg"], payload["encoders"]["ecg"]) and _same(net.fusion, payload["fusion"])
+
+
+def test_a_fine_tuning_lr_scale_is_not_an_architecture_change(payload, pretrained_run) -> None:
+    enc = payload["model"]["encoder"]["ecg"]
+    ecg = {"name": enc} if isinstance(enc, str) else dict(enc)
+    node = _node(payload, pretrained_run / ENCODERS_FILE, "full",
+                 encoder={**payload["model"]["encoder"], "ecg": {**ecg, "lr_scale": 0.1}})
+    net, _ = finetune_net(node, ["ecg", "image"], payload["modality_specs"], num_outputs=1)
+    assert _same(net.encoders["ecg"], payload["encoders"]["ecg"]) and net.encoders["ecg"].lr_scale == 0.1
