@@ -23,11 +23,14 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 from torch import Tensor
+from torch.utils.data import DataLoader
 
 from nextgen_ml.benchmark.baselines import is_baseline, run_baseline_cell
 from nextgen_ml.benchmark.config import BenchmarkConfig, Setting
 from nextgen_ml.benchmark.data import FoldData
+from nextgen_ml.benchmark.early_stop import BestWeights, early_stopping_callbacks, inner_split
 from nextgen_ml.benchmark.robustness import masked_scores, robustness_logits
+from nextgen_ml.data.dataset import Collate
 from nextgen_ml.interpret.modalities import leave_one_out, modality_shapley
 from nextgen_ml.models.spec import ModelSpec
 from nextgen_ml.tasks.module import MultimodalModule
@@ -38,7 +41,11 @@ SCALAR_KINDS: tuple[str, ...] = ("binary", "regression", "survival")
 
 
 def fit_cell(cfg: BenchmarkConfig, setting: Setting, data: FoldData, seed: int, fold: int) -> MultimodalModule:
-    """Train ``setting`` on the fold's training split with a plain Lightning Trainer (no logger/checkpoints)."""
+    """Train ``setting`` on the fold's training split with a plain Lightning Trainer (no logger/checkpoints).
+
+    With ``cfg.train.early_stopping`` the module is trained on an inner split and returned with the weights of its
+    lowest validation loss; ``module.early_stopping`` then holds ``{epochs, best_epoch, best_val_loss, n_val}``
+    (epochs counted from 1)."""
     pl.seed_everything(seed * 1000 + fold, workers=True, verbose=False)
     target = cfg.data.target
     task = build_task({"target": target}, data.dm.dictionary, data.dm.label_statistics(target))
@@ -48,13 +55,23 @@ def fit_cell(cfg: BenchmarkConfig, setting: Setting, data: FoldData, seed: int, 
     optimizer = partial(torch.optim.AdamW, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     scheduler = partial(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=cfg.train.max_epochs)
     module = MultimodalModule(net=net, task=task, optimizer=optimizer, scheduler=scheduler)
+    train, val, callbacks = data.samples["train"], None, []
+    if cfg.train.early_stopping is not None:  # inner validation split of the fold's training rows
+        train, val = inner_split(train, target, cfg.train.early_stopping.val_fraction, seed * 1000 + fold)
+        callbacks = early_stopping_callbacks(cfg.train.early_stopping)
     trainer = pl.Trainer(max_epochs=cfg.train.max_epochs, accelerator=cfg.train.accelerator, devices=1,
                          logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0)
-    loader = data.train_loader(setting.modalities, setting.modality_dropout, seed=seed * 1000 + fold)
+                         enable_model_summary=False, limit_val_batches=0 if val is None else 1.0,
+                         num_sanity_val_steps=0, callbacks=callbacks)
+    loader = data.train_loader(setting.modalities, setting.modality_dropout, seed=seed * 1000 + fold, samples=train)
+    val_loader = None if val is None else DataLoader(val, batch_size=len(val), collate_fn=Collate(setting.modalities))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*(val_dataloader|does not have many workers|LeafSpec).*")
-        trainer.fit(module, train_dataloaders=loader)
+        trainer.fit(module, train_dataloaders=loader, val_dataloaders=val_loader)
+    if callbacks:  # what early stopping did, recorded in the cell's result
+        best = next(c for c in callbacks if isinstance(c, BestWeights))
+        module.early_stopping = {"epochs": trainer.current_epoch, "best_epoch": best.best_epoch + 1,
+                                 "best_val_loss": best.best, "n_val": len(val)}
     return module
 
 
@@ -111,7 +128,8 @@ def run_cell(cfg: BenchmarkConfig, setting: Setting, data: FoldData, meta: dict[
     result = evaluate_cell(cfg, setting, module, data, sites, labels, seed, fold)
     return {"key": key, "setting": asdict(setting), "seed": seed, "fold": fold,
             "n_train": int(len(data.index["train"])), "fit_seconds": fit_s,
-            "eval_seconds": time.perf_counter() - start - fit_s, **result}
+            "eval_seconds": time.perf_counter() - start - fit_s, **result,
+            **({"early_stopping": module.early_stopping} if hasattr(module, "early_stopping") else {})}
 
 
 def write_result(path: Path, result: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 from omegaconf import OmegaConf
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from nextgen_ml.modalities import modality_names
 
@@ -78,14 +78,41 @@ class ModelConfig:
 
 
 @dataclass
+class EarlyStoppingConfig:
+    """``train.early_stopping``: stop after ``patience`` epochs without a lower validation loss.
+
+    Args:
+        patience: epochs without improvement before stopping (``>= 1``).
+        val_fraction: share of the fold's training rows held out for validation, in ``(0, 0.5]``.
+        min_delta: smallest decrease of the validation loss that counts as an improvement.
+    """
+
+    __pydantic_config__ = ConfigDict(extra="forbid")  # a misspelt key is an error, not ignored
+
+    patience: int = 3
+    val_fraction: float = 0.2
+    min_delta: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.patience < 1:
+            raise ValueError(f"train.early_stopping.patience must be >= 1, got {self.patience}")
+        if not 0.0 < self.val_fraction <= 0.5:
+            raise ValueError(f"train.early_stopping.val_fraction must be in (0, 0.5], got {self.val_fraction}")
+        if self.min_delta < 0:
+            raise ValueError(f"train.early_stopping.min_delta must be >= 0, got {self.min_delta}")
+
+
+@dataclass
 class TrainConfig:
-    """Optimisation of every cell (fixed epochs: no early stopping, so no validation set is used)."""
+    """Optimisation of every cell: ``max_epochs`` fixed epochs, or at most that many with ``early_stopping``
+    (an inner validation split of the fold's training rows, :mod:`nextgen_ml.benchmark.early_stop`)."""
 
     max_epochs: int = 4
     lr: float = 2e-3
     weight_decay: float = 1e-4
     accelerator: str = "cpu"
     threads: int | None = None
+    early_stopping: EarlyStoppingConfig | None = None
 
 
 @dataclass
@@ -176,7 +203,8 @@ class BenchmarkConfig:
                                                                      else {})}
         return {"setting": asdict(setting), "seed": seed, "fold": fold, "data": data, "sampling": SAMPLING,
                 "model": {**asdict(self.model), "encoders": {m: self.model.encoders[m] for m in setting.modalities}},
-                "train": {k: v for k, v in asdict(self.train).items() if k not in ("accelerator", "threads")},
+                "train": {k: v for k, v in asdict(self.train).items()  # no early stopping: the key of before
+                          if k not in ("accelerator", "threads") and not (k == "early_stopping" and v is None)},
                 "cv": {"kind": self.cv.kind, "k": self.cv.k}, "robustness": asdict(self.robustness),
                 "attribution": self.attribution, **({"external": self.external} if self.external else {})}
 

@@ -90,9 +90,12 @@ class FoldData:
     def modality_specs(self) -> dict[str, dict[str, Any]]:
         return self.dm.modality_specs
 
-    def train_loader(self, modalities: Sequence[str], modality_dropout: float = 0.0, seed: int = 0) -> DataLoader:
-        """Shuffled training batches of ``modalities`` with optional modality dropout."""
-        return DataLoader(self.samples["train"], batch_size=self.batch_size, shuffle=True,
+    def train_loader(self, modalities: Sequence[str], modality_dropout: float = 0.0, seed: int = 0,
+                     samples: Sequence[dict[str, Any]] | None = None) -> DataLoader:
+        """Shuffled training batches of ``modalities`` with optional modality dropout (``samples``: a subset of the
+        training samples, e.g. the inner training rows of early stopping; default all)."""
+        return DataLoader(list(self.samples["train"] if samples is None else samples), batch_size=self.batch_size,
+                          shuffle=True,
                           generator=torch.Generator().manual_seed(seed),
                           collate_fn=Collate(modalities, modality_dropout))
 
