@@ -113,6 +113,7 @@ class TrainConfig:
     accelerator: str = "cpu"
     threads: int | None = None
     early_stopping: EarlyStoppingConfig | None = None
+    prior_bias: bool = True  # the head's output bias starts at the training labels' log-odds (tasks/prior.py)
 
 
 @dataclass
@@ -203,8 +204,8 @@ class BenchmarkConfig:
                                                                      else {})}
         return {"setting": asdict(setting), "seed": seed, "fold": fold, "data": data, "sampling": SAMPLING,
                 "model": {**asdict(self.model), "encoders": {m: self.model.encoders[m] for m in setting.modalities}},
-                "train": {k: v for k, v in asdict(self.train).items()  # no early stopping: the key of before
-                          if k not in ("accelerator", "threads") and not (k == "early_stopping" and v is None)},
+                "train": {k: v for k, v in asdict(self.train).items()  # options left off: the keys of before them
+                          if k not in ("accelerator", "threads") and not (k in _OFF_BEFORE and v == _OFF_BEFORE[k])},
                 "cv": {"kind": self.cv.kind, "k": self.cv.k}, "robustness": asdict(self.robustness),
                 "attribution": self.attribution, **({"external": self.external} if self.external else {})}
 
@@ -212,6 +213,11 @@ class BenchmarkConfig:
 #: version of how a fold's samples are drawn (part of every cell key; bump when it changes): 2 = each modality's
 #: random training transforms from its own seeded generator (:class:`~nextgen_ml.benchmark.data.FoldData`)
 SAMPLING = 2
+
+
+#: training options added after results existed, and the value that means "as before": left out of the cell spec
+#: at that value, so earlier cells keep their keys
+_OFF_BEFORE: dict[str, Any] = {"early_stopping": None, "prior_bias": False}
 
 
 def cell_key(spec: dict[str, Any]) -> str:

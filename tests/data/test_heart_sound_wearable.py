@@ -295,7 +295,8 @@ def test_wearable_gaps_are_masked_and_length_is_free():
         assert torch.isfinite(enc(torch.zeros(2, 8, 100))).all()  # all gap: only the summary token attends
 
 
-@pytest.mark.parametrize("name", ["heart_sound_logmel_cnn", "heart_sound_cnn1d", "wearable_window_transformer"])
+@pytest.mark.parametrize("name", ["heart_sound_logmel_cnn", "heart_sound_cnn1d", "wearable_window_transformer",
+                                  "wearable_stats_pool"])
 def test_one_dp_sgd_step(name):
     from opacus import PrivacyEngine
     from torch.utils.data import DataLoader, TensorDataset
@@ -334,7 +335,7 @@ def test_logmel_front_end_matches_librosa():
 
 # ------------------------------------------------------------------ Hydra experiments
 @pytest.mark.parametrize(("group", "option"), [("heart_sound", "cnn1d"), ("heart_sound", "logmel_cnn"),
-                                               ("wearable", "window_transformer")])
+                                               ("wearable", "window_transformer"), ("wearable", "stats_pool")])
 def test_encoder_configs_build(tiny_store, group, option):
     from nextgen_ml.training.factory import build_datamodule, build_module
     from tests.training.conftest import TINY, compose_cfg

@@ -20,7 +20,7 @@ def test_every_registered_encoder_has_a_modality_with_an_example_input() -> None
         modality_of("audio_cnn")
 
 
-@pytest.mark.parametrize("name", ["heart_sound_cnn1d", "wearable_window_transformer"])
+@pytest.mark.parametrize("name", ["heart_sound_cnn1d", "wearable_window_transformer", "wearable_stats_pool"])
 def test_sensor_example_inputs_run_through_their_encoders(name: str) -> None:
     enc = create_encoder(name, embed_dim=16)
     out = enc(EXAMPLE_INPUTS[modality_of(name)](enc, 2))
