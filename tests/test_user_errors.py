@@ -38,6 +38,7 @@ TRAIN_MISTAKES: list[tuple[list[str], str]] = [
     (["data.batch_size=-3"], "data.batch_size"),
     (["seed=abc"], "seed"),
     (["model.finetune=partial"], "model.finetune"),
+    (["model.prior_bias=maybe"], "model.prior_bias"),
     (["data.val_frac=1.5"], "data.val_frac"),
     (["data.purpose=health"], "data.purpose"),  # data.purpose malformed
     (["data.purpose.for_profit=maybe"], "data.purpose.for_profit"),

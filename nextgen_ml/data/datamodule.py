@@ -25,7 +25,7 @@ from nextgen_ml.data.splits import (
 )
 from nextgen_ml.data.store import METADATA_FILE, RecordStore
 from nextgen_ml.data.store_fs import is_uri
-from nextgen_ml.data.targets import strata
+from nextgen_ml.data.targets import TARGET_ENCODERS, strata
 from nextgen_ml.data.transforms import ModalityTransform
 from nextgen_ml.modalities import modality_names, modality_spec
 
@@ -318,6 +318,16 @@ class CardioDataModule(pl.LightningDataModule):
         if y.size == 0:
             raise ValueError(f"task.target: no training record has the label {name!r}")
         return {"mean": float(y.mean()), "std": float(y.std()) if y.size > 1 else 1.0}
+
+    def training_targets(self, name: str) -> np.ndarray:
+        """Targets of label ``name`` on the training rows that keep their labels, encoded as the model sees them
+        (:mod:`nextgen_ml.data.targets`): ``(n,)`` or ``(n, K)``, missing as NaN / -1."""
+        if self.store is None:
+            raise RuntimeError("training_targets is available after setup()")
+        label = self.store.dictionary.label(name)
+        train = self.store.subset(self.split_indices["train"] if self.labelled_train is None else self.labelled_train)
+        values = pc.struct_field(train.column("labels"), [name]).to_pylist()
+        return np.stack([TARGET_ENCODERS[label.kind](label, v) for v in values]) if values else np.zeros((0,))
 
     @property
     def dictionary(self) -> DataDictionary:

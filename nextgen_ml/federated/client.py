@@ -64,7 +64,7 @@ class SiteClient(NumPyClient):
         own = set(self.dm.store.column("patient_id").to_pylist())
         #: the plan as this site keeps it: its own patients' ids only (whatever it was given)
         self.plan = replace(plan, split={p: s for p, s in plan.split.items() if p in own}, scope=site, site_of={})
-        self.module: MultimodalModule = build_module(cfg, self.dm)
+        self.module: MultimodalModule = build_module(cfg, self.dm, label_prior=False)  # no statistic of a site's labels
 
     # ------------------------------------------------------------------ what the server sees
     def get_parameters(self, config: dict[str, Any]) -> list[np.ndarray]:

@@ -127,7 +127,7 @@ class GlobalEvaluator:
         plan = plan.scoped(SERVER) if plan.scope == ALL and plan.site_of else plan  # test patients only
         self.dm = site_datamodule(build_datamodule(cfg), None, plan.split, plan.transforms, partial=True)
         self.dm.setup()
-        self.module = build_module(cfg, self.dm)
+        self.module = build_module(cfg, self.dm, label_prior=False)  # no statistic of a site's labels
 
     def initial_parameters(self) -> list[np.ndarray]:
         """The freshly initialised global model (seeded by ``cfg.seed``)."""

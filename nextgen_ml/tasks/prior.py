@@ -16,7 +16,8 @@ regression     —                           none (the head predicts standardise
 survival       —                           none (the Cox partial likelihood ignores a constant)
 =============  ==========================  ====================================================================
 
-The prior is a statistic of the training labels: a DP run must not use it (``build_module`` skips it there).
+The prior is a statistic of the training labels: a DP run must not use it, nor may a federated site share it
+(``nextgen_ml.training.factory.build_module`` skips it for both).
 """
 
 from __future__ import annotations

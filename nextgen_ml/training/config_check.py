@@ -45,6 +45,7 @@ class _Model(BaseModel):
     embed_dim: int | None = Field(None, gt=0)
     dropout: float | None = Field(None, ge=0, lt=1)
     finetune: Literal["full", "frozen", "linear_probe"] | None = None
+    prior_bias: bool | None = None
 
 
 class _Data(BaseModel):
@@ -88,6 +89,7 @@ _PATHS: tuple[str, ...] = (
     "model.embed_dim",
     "model.dropout",
     "model.finetune",
+    "model.prior_bias",
     *(f"data.{k}" for k in _Data.model_fields),
     *(f"federated.{k}" for k in _Federated.model_fields),
 )

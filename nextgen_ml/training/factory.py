@@ -105,8 +105,13 @@ def build_net(
     return ModelSpec.from_config(as_dict(model_cfg)).build(modalities, modality_specs, num_outputs)
 
 
-def build_module(cfg: DictConfig, dm: CardioDataModule) -> MultimodalModule:
-    """The LightningModule for a set-up datamodule (fills the config's task monitor from the label's kind)."""
+def build_module(cfg: DictConfig, dm: CardioDataModule, label_prior: bool = True) -> MultimodalModule:
+    """The LightningModule for a set-up datamodule (fills the config's task monitor from the label's kind).
+
+    With ``model.prior_bias`` true the head's output bias starts at the training labels' prior
+    (:mod:`nextgen_ml.tasks.prior`), except under ``privacy=dp`` (the prior is an un-noised statistic of the
+    training labels) and where the caller passes ``label_prior=False`` (federated sites and server).
+    """
     target = cfg.task.get("target")
     stats = dm.label_statistics(target) if target and "_target_" not in cfg.task else None
     if stats is not None and (as_dict(cfg.get("privacy")) or {}).get("enabled", False):
@@ -128,6 +133,13 @@ def build_module(cfg: DictConfig, dm: CardioDataModule) -> MultimodalModule:
             cfg.model.update(changes)
     else:
         net = build_net(cfg.model, dm.modalities, dm.modality_specs, task.num_outputs)
+    dp = (as_dict(cfg.get("privacy")) or {}).get("enabled", False)
+    if label_prior and not dp and cfg.model.get("prior_bias", False) and target and "_target_" not in cfg.task:
+        from nextgen_ml.tasks.prior import init_output_bias, prior_bias
+
+        bias = prior_bias(task.kind, dm.training_targets(target), task.num_outputs)
+        if bias is not None:
+            init_output_bias(net.head, bias)
     optimizer = hydra.utils.instantiate(cfg.optimizer)
     scheduler = hydra.utils.instantiate(cfg.scheduler) if cfg.get("scheduler") else None
     return MultimodalModule(net=net, task=task, optimizer=optimizer, scheduler=scheduler)
