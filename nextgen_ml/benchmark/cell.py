@@ -34,7 +34,7 @@ from nextgen_ml.data.dataset import Collate
 from nextgen_ml.interpret.modalities import leave_one_out, modality_shapley
 from nextgen_ml.models.spec import ModelSpec
 from nextgen_ml.tasks.module import MultimodalModule
-from nextgen_ml.tasks.prior import init_output_bias, prior_bias
+from nextgen_ml.tasks.prior import init_prior_bias
 from nextgen_ml.training.factory import build_task
 
 #: task kinds whose rows get one score (attributed to modalities); the others keep all K logits
@@ -57,12 +57,11 @@ def fit_cell(cfg: BenchmarkConfig, setting: Setting, data: FoldData, seed: int, 
     scheduler = partial(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=cfg.train.max_epochs)
     train, val, callbacks = data.samples["train"], None, []
     if cfg.train.early_stopping is not None:  # inner validation split of the fold's training rows
-        train, val = inner_split(train, target, cfg.train.early_stopping.val_fraction, seed * 1000 + fold)
+        train, val = inner_split(train, target, task.kind, cfg.train.early_stopping.val_fraction,
+                                 seed * 1000 + fold)
         callbacks = early_stopping_callbacks(cfg.train.early_stopping)
     if cfg.train.prior_bias:  # start calibrated: the head's bias at the (inner) training labels' prior
-        bias = prior_bias(task.kind, np.stack([s["targets"][target] for s in train]), task.num_outputs)
-        if bias is not None:
-            init_output_bias(net.head, bias)
+        init_prior_bias(net.head, task.kind, np.stack([s["targets"][target] for s in train]), task.num_outputs)
     module = MultimodalModule(net=net, task=task, optimizer=optimizer, scheduler=scheduler)
     trainer = pl.Trainer(max_epochs=cfg.train.max_epochs, accelerator=cfg.train.accelerator, devices=1,
                          logger=False, enable_checkpointing=False, enable_progress_bar=False,

@@ -24,24 +24,14 @@ from nextgen_ml.benchmark.config import EarlyStoppingConfig
 MONITOR = "val/loss"
 
 
-def _strata(samples: Sequence[dict[str, Any]], target: str) -> np.ndarray | None:
-    """Per-sample class of a scalar class target (missing label = its own stratum), or None when the target is
-    not a class label (regression, survival, multilabel) or a class has fewer than two rows."""
-    values = [np.asarray(s["targets"].get(target, np.nan), dtype=np.float64) for s in samples]
-    if any(v.ndim for v in values):  # vector targets: survival (time, event), multilabel
-        return None
-    y = np.array([float(v) for v in values])
-    finite = y[np.isfinite(y)]
-    if finite.size == 0 or not np.allclose(finite, np.round(finite)) or np.unique(finite).size > 20:
-        return None  # a continuous (regression) target
-    strata = np.where(np.isfinite(y), y, -1.0)
-    return strata if np.unique(strata, return_counts=True)[1].min() >= 2 else None
+#: label kinds whose validation split is stratified by class (missing label = its own stratum)
+STRATIFIED_KINDS: tuple[str, ...] = ("binary", "multiclass")
 
 
-def inner_split(samples: Sequence[dict[str, Any]], target: str, val_fraction: float, seed: int
+def inner_split(samples: Sequence[dict[str, Any]], target: str, kind: str, val_fraction: float, seed: int
                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Split a fold's training samples into (inner training, validation), stratified by ``target`` when it is a
-    class label; deterministic in ``seed``.
+    """Split a fold's training samples into (inner training, validation), stratified by ``target`` when its
+    ``kind`` is in :data:`STRATIFIED_KINDS`; deterministic in ``seed``.
 
     Raises:
         ValueError: fewer than 4 training samples, or a split that leaves either side empty.
@@ -51,7 +41,10 @@ def inner_split(samples: Sequence[dict[str, Any]], target: str, val_fraction: fl
     if n < 4 or not 1 <= n_val < n:
         raise ValueError(f"train.early_stopping: cannot hold out {val_fraction:.0%} of {n} training rows for "
                          "validation; lower val_fraction or turn early stopping off")
-    strata = _strata(samples, target)
+    strata = None
+    if kind in STRATIFIED_KINDS:  # encoded class ids; missing (NaN / -1) is its own stratum
+        y = np.array([float(s["targets"][target]) for s in samples])
+        strata = np.where(np.isfinite(y), y, -1.0)
     try:
         train_idx, val_idx = train_test_split(np.arange(n), test_size=n_val, random_state=seed, stratify=strata)
     except ValueError:  # a class too small for the validation share: fall back to a plain random split

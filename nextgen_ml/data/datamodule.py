@@ -313,8 +313,7 @@ class CardioDataModule(pl.LightningDataModule):
             raise RuntimeError("label_statistics is available after setup()")
         if self.store.dictionary.label(name).kind != "regression":
             return None
-        train = self.store.subset(self.split_indices["train"] if self.labelled_train is None else self.labelled_train)
-        y = np.array([v for v in pc.struct_field(train.column("labels"), [name]).to_pylist() if v is not None])
+        y = np.array([v for v in self._training_label_values(name) if v is not None])
         if y.size == 0:
             raise ValueError(f"task.target: no training record has the label {name!r}")
         return {"mean": float(y.mean()), "std": float(y.std()) if y.size > 1 else 1.0}
@@ -325,9 +324,13 @@ class CardioDataModule(pl.LightningDataModule):
         if self.store is None:
             raise RuntimeError("training_targets is available after setup()")
         label = self.store.dictionary.label(name)
-        train = self.store.subset(self.split_indices["train"] if self.labelled_train is None else self.labelled_train)
-        values = pc.struct_field(train.column("labels"), [name]).to_pylist()
+        values = self._training_label_values(name)
         return np.stack([TARGET_ENCODERS[label.kind](label, v) for v in values]) if values else np.zeros((0,))
+
+    def _training_label_values(self, name: str) -> list[Any]:
+        """Stored values of label ``name`` on the training rows that keep their labels (None = unlabelled)."""
+        train = self.store.subset(self.split_indices["train"] if self.labelled_train is None else self.labelled_train)
+        return pc.struct_field(train.column("labels"), [name]).to_pylist()
 
     @property
     def dictionary(self) -> DataDictionary:

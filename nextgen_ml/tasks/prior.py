@@ -82,3 +82,11 @@ def init_output_bias(head: nn.Module, bias: np.ndarray) -> None:
     if layer.out_features != len(bias):
         raise ValueError(f"prior bias: {len(bias)} values for an output layer of {layer.out_features}")
     layer.bias.data.copy_(layer.bias.data.new_tensor(bias))
+
+
+def init_prior_bias(head: nn.Module, kind: str, targets: np.ndarray, num_outputs: int) -> None:
+    """Start ``head``'s output bias at the prior of ``targets`` (:func:`prior_bias`); kinds without one, or no
+    labelled row, leave it as it is."""
+    bias = prior_bias(kind, targets, num_outputs)
+    if bias is not None:
+        init_output_bias(head, bias)

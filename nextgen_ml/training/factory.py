@@ -135,11 +135,9 @@ def build_module(cfg: DictConfig, dm: CardioDataModule, label_prior: bool = True
         net = build_net(cfg.model, dm.modalities, dm.modality_specs, task.num_outputs)
     dp = (as_dict(cfg.get("privacy")) or {}).get("enabled", False)
     if label_prior and not dp and cfg.model.get("prior_bias", False) and target and "_target_" not in cfg.task:
-        from nextgen_ml.tasks.prior import init_output_bias, prior_bias
+        from nextgen_ml.tasks.prior import init_prior_bias
 
-        bias = prior_bias(task.kind, dm.training_targets(target), task.num_outputs)
-        if bias is not None:
-            init_output_bias(net.head, bias)
+        init_prior_bias(net.head, task.kind, dm.training_targets(target), task.num_outputs)
     optimizer = hydra.utils.instantiate(cfg.optimizer)
     scheduler = hydra.utils.instantiate(cfg.scheduler) if cfg.get("scheduler") else None
     return MultimodalModule(net=net, task=task, optimizer=optimizer, scheduler=scheduler)

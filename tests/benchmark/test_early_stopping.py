@@ -26,29 +26,29 @@ def _samples(y: list[float]) -> list[dict]:
 def test_inner_split_is_a_stratified_deterministic_partition() -> None:
     y = [1.0] * 30 + [0.0] * 70 + [np.nan] * 10
     samples = _samples(y)
-    train, val = inner_split(samples, "y", 0.2, seed=7)
+    train, val = inner_split(samples, "y", "binary", 0.2, seed=7)
     ids_t, ids_v = [s["index"] for s in train], [s["index"] for s in val]
     assert len(ids_v) == 22 and sorted(ids_t + ids_v) == list(range(110)) and not set(ids_t) & set(ids_v)
     val_y = np.array([y[i] for i in ids_v])
     assert (val_y == 1).sum() == 6 and (val_y == 0).sum() == 14 and np.isnan(val_y).sum() == 2  # strata kept
-    again = [s["index"] for s in inner_split(samples, "y", 0.2, seed=7)[1]]
-    other = [s["index"] for s in inner_split(samples, "y", 0.2, seed=8)[1]]
+    again = [s["index"] for s in inner_split(samples, "y", "binary", 0.2, seed=7)[1]]
+    other = [s["index"] for s in inner_split(samples, "y", "binary", 0.2, seed=8)[1]]
     assert again == ids_v and other != ids_v
 
 
 def test_inner_split_of_continuous_and_vector_targets_is_random() -> None:
     rng = np.random.default_rng(0)
     cont = _samples(list(rng.normal(55, 10, 50)))  # a regression label (LVEF-like)
-    train, val = inner_split(cont, "y", 0.3, seed=0)
+    train, val = inner_split(cont, "y", "regression", 0.3, seed=0)
     assert len(val) == 15 and len(train) == 35
     surv = [{"targets": {"y": np.array([t, e], dtype=np.float32)}, "index": i}
             for i, (t, e) in enumerate(zip(rng.uniform(0, 5, 40), rng.integers(0, 2, 40)))]
-    assert len(inner_split(surv, "y", 0.25, seed=0)[1]) == 10
+    assert len(inner_split(surv, "y", "survival", 0.25, seed=0)[1]) == 10
 
 
 def test_inner_split_refuses_a_split_that_leaves_a_side_empty() -> None:
     with pytest.raises(ValueError, match="cannot hold out 10% of 3 training rows"):
-        inner_split(_samples([0.0, 1.0, 0.0]), "y", 0.1, seed=0)
+        inner_split(_samples([0.0, 1.0, 0.0]), "y", "binary", 0.1, seed=0)
 
 
 class _Quadratic(pl.LightningModule):
@@ -109,7 +109,7 @@ def test_a_cell_with_early_stopping_returns_its_best_epochs_weights(tiny_store: 
     data = FoldData(cfg, make_folds(cfg, store_meta(tiny_store), 0)[0], ["tabular"], seed=0)
     module = fit_cell(cfg, Setting("tabular_only", "concat", ["tabular"]), data, seed=0, fold=0)
     info = module.early_stopping
-    _, val = inner_split(data.samples["train"], cfg.data.target, 0.3, seed=0)
+    _, val = inner_split(data.samples["train"], cfg.data.target, "binary", 0.3, seed=0)
     assert info["n_val"] == len(val) == round(0.3 * len(data.samples["train"]))
     assert 1 <= info["best_epoch"] <= info["epochs"] <= 8
     trainer = pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
