@@ -214,7 +214,8 @@ class GenomicsTransform(ModalityTransform):
         return np.where(np.isnan(d), self._expected, d)
 
     def spec(self) -> dict[str, Any]:
-        return {"n_variants": len(self.panel), "gene_index": self.panel.gene_index()}
+        return {"n_variants": len(self.panel), "gene_index": self.panel.gene_index(),
+                "allele_freq": [v.af for v in self.panel.variants]}
 
     def state_dict(self) -> dict[str, Any]:
         return {"panel": self.panel.to_json()}

@@ -142,6 +142,55 @@ class PRSLinearEncoder(nn.Module):
         return self.forward(x).unsqueeze(1)  # (B, 1, D)
 
 
+class StandardisedLinearEncoder(nn.Module):
+    """A linear score over dosages standardised by the panel's declared allele frequencies.
+
+    ``z_v = (d_v - 2 p_v) / sqrt(2 p_v (1 - p_v))`` (a missing call → 0, the expected dosage), then a zero-initialised
+    ``Linear(V → D)``. Centring makes the first gradient steps follow the marginal variant–outcome covariances (what a
+    strongly penalised logistic regression on dosages returns), instead of the allele frequencies times the
+    outcome's offset; the frequencies are declared in the panel, so no patient data shapes the input (DP-safe).
+
+    Args:
+        n_variants: panel size ``V``.
+        embed_dim: output width ``D``.
+        allele_freq: declared alt-allele frequency per variant (``V`` values in (0, 1)).
+        clip: standardised dosages are clipped to ``[-clip, clip]`` (a rare variant's carrier is ``≈ 1/sqrt(2p)``).
+        name: encoder name for error messages.
+
+    Shapes: ``(B, V)`` → ``forward (B, D)``, ``forward_tokens (B, 1, D)``.
+    """
+
+    def __init__(self, n_variants: int, embed_dim: int, allele_freq: Sequence[float], clip: float = 5.0,
+                 name: str = "genomics_linear") -> None:
+        super().__init__()
+        self.name, self.n_variants, self.out_dim = name, n_variants, embed_dim
+        p = torch.as_tensor(list(allele_freq), dtype=torch.float32)
+        if p.numel() != n_variants:
+            raise ValueError(f"{name}: allele_freq has {p.numel()} entries, expected n_variants={n_variants}")
+        if not bool(((p > 0) & (p < 1)).all()):
+            raise ValueError(f"{name}: allele_freq must lie in (0, 1), got min {float(p.min())}, max {float(p.max())}")
+        if clip <= 0:
+            raise ValueError(f"{name}: clip must be positive, got {clip}")
+        self.clip = float(clip)
+        self.register_buffer("centre", 2 * p, persistent=False)
+        self.register_buffer("scale", torch.sqrt(2 * p * (1 - p)), persistent=False)
+        self.score = nn.Linear(n_variants, embed_dim)
+        nn.init.zeros_(self.score.weight)
+        nn.init.zeros_(self.score.bias)
+
+    def standardise(self, x: Tensor) -> Tensor:
+        """``(B, V)`` dosages → ``(B, V)`` standardised dosages (missing call → 0)."""
+        z = (x - self.centre) / self.scale
+        return torch.nan_to_num(z, nan=0.0).clamp(-self.clip, self.clip)
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_input(self.name, x, f"(B, V={self.n_variants})", 2, self.n_variants)
+        return self.score(self.standardise(x))  # (B, D)
+
+    def forward_tokens(self, x: Tensor) -> Tensor:
+        return self.forward(x).unsqueeze(1)  # (B, 1, D)
+
+
 @register_encoder
 def genomics_variant_embed(
     embed_dim: int = 64,
@@ -175,3 +224,19 @@ def genomics_prs_linear(embed_dim: int = 64, n_variants: int = 64, hidden: int =
         hidden: number of learned linear scores.
     """
     return PRSLinearEncoder(n_variants, embed_dim, hidden)
+
+
+@register_encoder
+def genomics_linear(
+    embed_dim: int = 64, n_variants: int = 64, allele_freq: Sequence[float] | None = None, clip: float = 5.0
+) -> StandardisedLinearEncoder:
+    """A zero-initialised linear score over dosages standardised by declared allele frequencies.
+
+    Args:
+        embed_dim: output width ``D``.
+        n_variants: panel size ``V``.
+        allele_freq: declared alt-allele frequency per variant (the store's panel; default 0.25 each).
+        clip: bound of the standardised dosages.
+    """
+    freq = [0.25] * n_variants if allele_freq is None else allele_freq
+    return StandardisedLinearEncoder(n_variants, embed_dim, freq, clip)
