@@ -23,6 +23,7 @@ from nextgen_ml.federated.parameters import get_parameters, set_parameters
 from nextgen_ml.federated.plan import ALL, FederatedPlan, site_datamodule
 from nextgen_ml.federated.proximal import ProximalStep
 from nextgen_ml.federated.site_config import federated_config, round_config
+from nextgen_ml.privacy.compat import refuse_data_fitted_layers
 from nextgen_ml.privacy.report import find_dp_callback
 from nextgen_ml.tasks.module import MultimodalModule
 from nextgen_ml.training.factory import build_datamodule, build_module, build_trainer
@@ -65,6 +66,7 @@ class SiteClient(NumPyClient):
         #: the plan as this site keeps it: its own patients' ids only (whatever it was given)
         self.plan = replace(plan, split={p: s for p, s in plan.split.items() if p in own}, scope=site, site_of={})
         self.module: MultimodalModule = build_module(cfg, self.dm, label_prior=False)  # no statistic of a site's labels
+        refuse_data_fitted_layers(self.module.net, f"federated site {site!r}")  # no statistic of a site's data either
 
     # ------------------------------------------------------------------ what the server sees
     def get_parameters(self, config: dict[str, Any]) -> list[np.ndarray]:

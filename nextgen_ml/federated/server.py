@@ -17,6 +17,7 @@ from nextgen_ml.federated.parameters import get_parameters, set_parameters
 from nextgen_ml.federated.plan import ALL, SERVER, FederatedPlan, site_datamodule
 from nextgen_ml.federated.recorder import Recorder
 from nextgen_ml.federated.site_config import round_config
+from nextgen_ml.privacy.compat import refuse_data_fitted_layers
 from nextgen_ml.training.factory import build_datamodule, build_module, build_trainer
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,7 @@ class GlobalEvaluator:
         self.dm = site_datamodule(build_datamodule(cfg), None, plan.split, plan.transforms, partial=True)
         self.dm.setup()
         self.module = build_module(cfg, self.dm, label_prior=False)  # no statistic of a site's labels
+        refuse_data_fitted_layers(self.module.net, "federated server")  # no statistic of a site's data either
 
     def initial_parameters(self) -> list[np.ndarray]:
         """The freshly initialised global model (seeded by ``cfg.seed``)."""

@@ -136,7 +136,26 @@ def dp_problems(module: nn.Module) -> list[str]:
             problems.append(f"{where}: {type(sub).__name__} adds its residual in place (use make_dp_compatible)")
         if getattr(sub, "inplace", False) is True:
             problems.append(f"{where}: {type(sub).__name__} runs in place (inplace=True)")
-    return problems
+    return problems + data_fitted_layers(module)
+
+
+def data_fitted_layers(module: nn.Module) -> list[str]:
+    """Layers of ``module`` that fit un-noised statistics of patient data while training (their ``dp_refusal``),
+    as ``"<where>: <Type> <reason>"`` strings; such layers are refused under DP and at federated sites.
+
+    Opacus validates only modules with parameters, so a parameter-free layer declares itself with a ``dp_refusal``
+    attribute instead (e.g. :class:`~nextgen_ml.layers.standardise.FirstRowsStandardiser`).
+    """
+    return [f"{name or type(module).__name__}: {type(sub).__name__} {sub.dp_refusal}"
+            for name, sub in module.named_modules() if getattr(sub, "dp_refusal", None)]
+
+
+def refuse_data_fitted_layers(module: nn.Module, context: str) -> None:
+    """Raise ``ValueError`` naming every layer of ``module`` that fits on patient data (``context``: who refuses)."""
+    layers = data_fitted_layers(module)
+    if layers:
+        listing = "\n  - ".join(layers)
+        raise ValueError(f"{context}: the model has layers that fit on patient data:\n  - {listing}")
 
 
 def assert_dp_compatible(module: nn.Module) -> None:

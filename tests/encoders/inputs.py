@@ -11,6 +11,11 @@ from nextgen_ml.registry import ENCODER_PREFIXES, list_encoders
 NOTES = ["chest pain radiating to the left arm, troponin raised", "normal echo", "breathless on exertion, EF 35%"]
 
 
+#: encoders with a layer that fits on patient data by default (refused under DP, naming it), and the options that
+#: make them DP-compatible
+DP_OPTIONS: dict[str, dict] = {"heart_sound_stats_pool": {"standardise": False}}
+
+
 def encoder_names() -> list[str]:
     """Every registered encoder name; ``text_minilm`` only if its optional package is installed."""
     names = [n for n in list_encoders() if n.startswith(ENCODER_PREFIXES)]

@@ -11,7 +11,7 @@ from nextgen_ml.fusion import DP_REFUSED
 from nextgen_ml.privacy.config import DPConfig
 from nextgen_ml.privacy.engine import make_private_parts
 from nextgen_ml.registry import create_encoder, create_fusion, list_fusions
-from tests.encoders.inputs import encoder_names, make_input
+from tests.encoders.inputs import DP_OPTIONS, encoder_names, make_input
 
 HEAVY = {"image_densenet121", "image_timm_efficientnet_b0", "image_timm_resnet18", "image_resnet18"}
 #: (encoder, mode): hooks for every encoder (heavy backbones in the slow suite), functorch (slow) for the light
@@ -59,7 +59,8 @@ def _assert_matches_loop(model: nn.Module, run, mode: str, rows: int = B) -> Non
 def test_encoder_per_sample_gradients_match_a_per_example_loop(name: str, mode: str) -> None:
     torch.manual_seed(0)
     # float64: GroupNorm over near-constant groups makes float32 batched-vs-single sums differ by a few percent
-    model = _Head(create_encoder(name, embed_dim=8)).train().double()
+    # as under DP: an encoder that would fit on patient data runs with its DP-compatible options
+    model = _Head(create_encoder(name, embed_dim=8, **DP_OPTIONS.get(name, {}))).train().double()
     for m in model.modules():  # dropout would make the loop draw other masks than the batch
         if isinstance(m, nn.Dropout):
             m.p = 0.0
