@@ -202,7 +202,9 @@ class BenchmarkConfig:
             return {"setting": asdict(setting), "seed": seed, "fold": fold, "data": data, "sampling": SAMPLING,
                     "cv": {"kind": self.cv.kind, "k": self.cv.k}, **({"external": self.external} if self.external
                                                                      else {})}
+        revisions = component_revisions(setting.fusion)
         return {"setting": asdict(setting), "seed": seed, "fold": fold, "data": data, "sampling": SAMPLING,
+                **({"revisions": revisions} if revisions else {}),
                 "model": {**asdict(self.model), "encoders": {m: self.model.encoders[m] for m in setting.modalities}},
                 "train": {k: v for k, v in asdict(self.train).items()  # options left off: the keys of before them
                           if k not in ("accelerator", "threads") and not (k in _OFF_BEFORE and v == _OFF_BEFORE[k])},
@@ -213,6 +215,18 @@ class BenchmarkConfig:
 #: version of how a fold's samples are drawn (part of every cell key; bump when it changes): 2 = each modality's
 #: random training transforms from its own seeded generator (:class:`~nextgen_ml.benchmark.data.FoldData`)
 SAMPLING = 2
+
+
+#: fusions whose training changed after results existed: a cell that uses one (by name, or as a kwarg such as
+#: ``film_encoders``' ``combine``) carries its revision in its key, so its stale results are recomputed and every other
+#: cell keeps its key. subspace 2: the ELBO no longer reaches the encoders and ``beta`` defaults to 0.1.
+REVISIONS: dict[str, int] = {"subspace": 2}
+
+
+def component_revisions(fusion: Any) -> dict[str, int]:
+    """The :data:`REVISIONS` of the components a setting's fusion spec names (``{}`` for most)."""
+    names = {fusion} if isinstance(fusion, str) else {v for v in dict(fusion).values() if isinstance(v, str)}
+    return {n: REVISIONS[n] for n in sorted(names & set(REVISIONS))}
 
 
 #: training options added after results existed, and the value that means "as before": left out of the cell spec

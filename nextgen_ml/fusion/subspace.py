@@ -40,8 +40,12 @@ class SubspaceFusion(nn.Module):
         embed_dim: output width.
         latent_dim: width ``L`` of the shared latent.
         hidden_dims: hidden widths of the expert encoders and decoders.
-        beta: weight of the KL term in the auxiliary loss.
+        beta: weight of the KL term in the auxiliary loss (0.1: at 1 the KL squashes the latent towards the prior
+            and the predictions towards the base rate, docs/results.md §13).
         sample: sample ``z`` in training mode (False: always the posterior mean, deterministic).
+        shield_encoders: compute the auxiliary terms from a second posterior over the **detached** features, so the
+            ELBO trains the experts and decoders but never the encoders (unshielded, its KL and reconstruction
+            pressure collapsed the encoders' outputs to near-constants and the fusion to chance; docs/results.md §13).
 
     Shapes: ``features[m] (B, D_m)``, ``mask[m] (B,)`` → ``(B, embed_dim)``.
     """
@@ -54,8 +58,9 @@ class SubspaceFusion(nn.Module):
         embed_dim: int = 128,
         latent_dim: int = 32,
         hidden_dims: Sequence[int] = (64,),
-        beta: float = 1.0,
+        beta: float = 0.1,
         sample: bool = True,
+        shield_encoders: bool = True,
     ) -> None:
         super().__init__()
         if latent_dim < 1:
@@ -64,6 +69,7 @@ class SubspaceFusion(nn.Module):
             raise ValueError(f"beta must be >= 0, got {beta}")
         self.in_dims = check_in_dims(in_dims)
         self.out_dim, self.latent_dim, self.beta, self.sample = embed_dim, latent_dim, beta, sample
+        self.shield_encoders = shield_encoders
         hidden = tuple(hidden_dims)
         self.experts = nn.ModuleDict({m: MLP(d, hidden, 2 * latent_dim) for m, d in self.in_dims.items()})
         self.decoders = nn.ModuleDict({m: MLP(latent_dim, hidden[::-1], d) for m, d in self.in_dims.items()})
@@ -98,12 +104,17 @@ class SubspaceFusion(nn.Module):
         """
         mu, logvar, present = self.posterior(features, mask)
         z = self._latent(mu, logvar)  # (B, L)
+        if self.shield_encoders:  # the ELBO's own posterior over detached features: it never reaches the encoders
+            mu, logvar, _ = self.posterior({m: f.detach() for m, f in features.items()}, mask)
+            z_aux = self._latent(mu, logvar)
+        else:
+            z_aux = z
         recon = mu.new_zeros(mu.shape[0])
         for i, m in enumerate(self.in_dims):
             if m not in features:
                 continue
             target = torch.where(present[:, i : i + 1], features[m], torch.zeros_like(features[m])).detach()
-            err = (self.decoders[m](z) - target).square().mean(dim=1)  # (B,)
+            err = (self.decoders[m](z_aux) - target).square().mean(dim=1)  # (B,)
             recon = recon + torch.where(present[:, i], err, torch.zeros_like(err))
         kl = 0.5 * (mu.square() + logvar.exp() - 1.0 - logvar).sum(dim=1)  # (B,)
         return self.head(z), {"recon": recon, "kl": kl, "loss": recon + self.beta * kl}

@@ -64,3 +64,24 @@ def test_dp_objective_adds_the_elbo_per_row() -> None:
         assert p.grad_sample is not None and p.grad_sample.shape == (6, *p.shape), name
         torch.testing.assert_close(p.grad_sample.sum(0), p.grad, rtol=1e-4, atol=1e-6, msg=name)
     model._close()
+
+
+def test_the_elbo_trains_experts_and_decoders_but_never_the_encoders() -> None:
+    net, batch = net_and_batch()
+    out = net.train()(batch["inputs"], batch["mask"])
+    out["aux_loss"].mean().backward()
+    for name, p in net.encoders.named_parameters():
+        assert p.grad is None or p.grad.abs().sum() == 0, f"the ELBO reached encoder parameter {name}"
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in net.fusion.experts.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in net.fusion.decoders.parameters())
+    net.zero_grad()
+    net.fusion.shield_encoders = False  # unshielded: the ELBO's gradient flows into the encoders through the experts
+    net(batch["inputs"], batch["mask"])["aux_loss"].mean().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.encoders.parameters())
+
+
+def test_the_task_still_trains_the_encoders_through_the_subspace() -> None:
+    net, batch = net_and_batch()
+    out = net.train()(batch["inputs"], batch["mask"])
+    BinaryTask(target="mace").loss(out["logits"], batch["targets"]).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.encoders.parameters())
