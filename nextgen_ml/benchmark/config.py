@@ -69,7 +69,7 @@ class ModelConfig:
     encoders: dict[str, Any] = field(default_factory=lambda: {
         "ecg": {"name": "ecg_xresnet1d_small", "widths": [16, 32, 32, 32]},
         "image": {"name": "image_resnet18", "widths": [16, 32, 32, 32]},
-        "genomics": {"name": "genomics_variant_embed", "num_heads": 2},
+        "genomics": {"name": "genomics_linear"},
         "tabular": {"name": "tabular_ft_transformer", "depth": 1, "num_heads": 2},
         "text": {"name": "text_transformer_small", "depth": 1, "num_heads": 2}})
     embed_dim: int = 32
