@@ -155,6 +155,15 @@ def table(rows: list[dict]) -> list[str]:
     return lines
 
 
+def hand_written_rest(path: Path) -> str:
+    """What follows the generated table in an existing ``path``: from its first ``## `` section on (kept as is)."""
+    if not path.exists():
+        return ""
+    text = path.read_text()
+    start = text.find("\n## ")
+    return "" if start < 0 else text[start:]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=16)
@@ -198,7 +207,7 @@ def main() -> None:
         ]
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text("\n".join(doc))
+        out.write_text("\n".join(doc) + hand_written_rest(out))
     print(json.dumps({"command": command, "machine": machine, "batch_size": args.batch_size, "results": rows}))
 
 

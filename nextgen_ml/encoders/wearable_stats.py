@@ -103,8 +103,9 @@ def wearable_stats_pool(
     kernel: int = 5,
     window: int = 60,
 ) -> WearableStatsPool:
-    """Learned filters + masked mean/SD pooling per window (tokens) and over the recording (2,688 parameters at
-    ``embed_dim`` 32).
+    """Learned filters + masked mean/SD pooling per window (tokens) and over the whole recording.
+
+    2,688 parameters at ``embed_dim`` 32.
 
     Args:
         embed_dim: output width ``D``.

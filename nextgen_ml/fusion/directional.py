@@ -139,6 +139,8 @@ class DirectionalCrossAttentionFusion(nn.Module):
 def directional_attention(
     in_dims: Mapping[str, int] | None = None, embed_dim: int = 128, **kwargs
 ) -> DirectionalCrossAttentionFusion:
-    """Directional cross-attention: each modality's tokens query the others' (see
-    :class:`DirectionalCrossAttentionFusion`)."""
+    """Directional cross-attention: each modality's tokens query the others'.
+
+    See :class:`DirectionalCrossAttentionFusion`.
+    """
     return DirectionalCrossAttentionFusion(check_in_dims(in_dims), embed_dim, **kwargs)

@@ -96,6 +96,8 @@ class LatentCrossAttentionFusion(nn.Module):
 def latent_attention(
     in_dims: Mapping[str, int] | None = None, embed_dim: int = 128, **kwargs
 ) -> LatentCrossAttentionFusion:
-    """Perceiver-style latent array that cross-attends to every modality's tokens (see
-    :class:`LatentCrossAttentionFusion`)."""
+    """Perceiver-style latent array that cross-attends to every modality's tokens.
+
+    See :class:`LatentCrossAttentionFusion`.
+    """
     return LatentCrossAttentionFusion(check_in_dims(in_dims), embed_dim, **kwargs)
