@@ -35,7 +35,7 @@ def example(rng: np.random.Generator) -> dict[str, Any]:
 
 SPEC = register_modality(ModalitySpec(
     name="wearable", column="wearable", arrow_type=ARROW_TYPE,
-    transform="nextgen_ml.data.sensor_transforms:WearableTransform", default_encoder="wearable_window_transformer",
+    transform="nextgen_ml.data.sensor_transforms:WearableTransform", default_encoder="wearable_stats_pool",
     validate="nextgen_ml.data.validate:check_wearable", example=example, ingest_formats=("wearable",),
     description="wearable sensor streams (heart rate, HRV, activity)", input_shape="(2C + 2, T) float32",
     module=__name__,

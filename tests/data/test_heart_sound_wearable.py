@@ -335,7 +335,8 @@ def test_logmel_front_end_matches_librosa():
 
 # ------------------------------------------------------------------ Hydra experiments
 @pytest.mark.parametrize(("group", "option"), [("heart_sound", "cnn1d"), ("heart_sound", "logmel_cnn"),
-                                               ("wearable", "window_transformer"), ("wearable", "stats_pool")])
+                                               ("heart_sound", "stats_pool"), ("wearable", "window_transformer"),
+                                               ("wearable", "stats_pool"), ("genomics", "linear")])
 def test_encoder_configs_build(tiny_store, group, option):
     from nextgen_ml.training.factory import build_datamodule, build_module
     from tests.training.conftest import TINY, compose_cfg
