@@ -32,7 +32,8 @@ class FirstRowsStandardiser(nn.Module):
     """
 
     dp_refusal = ("fits feature means and SDs on the first training rows (un-noised patient statistics); "
-                  "set the encoder's `standardise: false` for DP or federated runs")
+                  "set the encoder's `standardise: false` for DP or federated runs "
+                  "(train.py: `model.encoder.<modality>.standardise=false`)")
 
     def __init__(self, n_features: int, fit_rows: int = 256, min_sd: float = 1e-3) -> None:
         super().__init__()
