@@ -63,9 +63,10 @@ class HeartSoundStatsPool(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         check_input(self.name, x, f"(B, S={self.in_channels}, N)", 3, self.in_channels)
-        stats = site_statistics(x).flatten(1)  # (B, S * PER_SITE)
+        per_site = site_statistics(x)  # (B, S, PER_SITE); the last feature is the site's present flag
+        stats = per_site.flatten(1)  # (B, S * PER_SITE)
         if self.standardise is not None:
-            stats = self.standardise(stats, x.abs().flatten(1).amax(-1) > 0)  # rows with any site present
+            stats = self.standardise(stats, per_site[..., -1].amax(1) > 0)  # rows with any site present
         return self.norm(self.proj(stats))  # (B, D)
 
     def forward_tokens(self, x: Tensor) -> Tensor:
